@@ -1,0 +1,287 @@
+package storage
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/lienthong/lienthong/crdt"
+)
+
+// request is one Update waiting for its group.
+type request struct {
+	fn   func(*Txn) error
+	err  error
+	done chan struct{}
+}
+
+// group is the requests that share one batch and one sync.
+type group struct {
+	batch      *pebble.Batch
+	reqs       []*request
+	lastChange uint64
+}
+
+// Update runs fn on the committer goroutine, together with the functions of
+// concurrent callers, and returns once fn's writes are synced to disk. If fn
+// returns an error, none of its writes happen and Update returns that error.
+//
+// fn must not block or call Update; it sees the writes of the functions that
+// ran before it in the same group. Update blocks until the group is synced
+// even if ctx ends after fn was queued: the write may already be on disk.
+func (s *Store) Update(ctx context.Context, fn func(*Txn) error) error {
+	if errp := s.failed.Load(); errp != nil {
+		return *errp
+	}
+	r := &request{fn: fn, done: make(chan struct{})}
+	select {
+	case s.reqs <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.closing:
+		return ErrClosed
+	}
+	<-r.done
+	return r.err
+}
+
+func (s *Store) commitLoop() {
+	defer s.wg.Done()
+	defer close(s.syncs)
+	for {
+		var first *request
+		select {
+		case first = <-s.reqs:
+		case <-s.closing:
+			// Finish what was queued before Close.
+			for {
+				select {
+				case r := <-s.reqs:
+					s.commit([]*request{r})
+				default:
+					return
+				}
+			}
+		}
+		reqs := []*request{first}
+	drain:
+		for len(reqs) < s.maxGroup {
+			select {
+			case r := <-s.reqs:
+				reqs = append(reqs, r)
+			default:
+				break drain
+			}
+		}
+		s.commit(reqs)
+	}
+}
+
+// commit runs a group's functions into one batch and applies it without
+// waiting for the sync, which syncLoop awaits while the next group builds.
+func (s *Store) commit(reqs []*request) {
+	if errp := s.failed.Load(); errp != nil {
+		ack(reqs, *errp)
+		return
+	}
+	b := s.db.NewIndexedBatch()
+	for _, r := range reqs {
+		tx := &Txn{s: s, b: b, overlay: map[string]int{}, heads: map[string]Head{}}
+		if r.err = r.fn(tx); r.err == nil {
+			tx.flush()
+		}
+	}
+	if b.Empty() {
+		b.Close()
+		for _, r := range reqs {
+			close(r.done)
+		}
+		return
+	}
+	if err := s.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
+		b.Close()
+		s.fail(err)
+		ack(reqs, *s.failed.Load())
+		return
+	}
+	s.syncs <- &group{batch: b, reqs: reqs, lastChange: s.nextChange - 1}
+}
+
+func (s *Store) syncLoop() {
+	defer s.wg.Done()
+	for g := range s.syncs {
+		if err := g.batch.SyncWait(); err != nil {
+			s.fail(err)
+			ack(g.reqs, *s.failed.Load())
+			g.batch.Close()
+			continue
+		}
+		g.batch.Close()
+		s.durable.Store(g.lastChange)
+		s.mu.Lock()
+		close(s.mu.notify)
+		s.mu.notify = make(chan struct{})
+		s.mu.Unlock()
+		for _, r := range g.reqs {
+			close(r.done)
+		}
+	}
+}
+
+// fail puts the store in the failed state after a disk error.
+func (s *Store) fail(cause error) {
+	err := fmt.Errorf("%w: %v", ErrFailed, cause)
+	if s.failed.CompareAndSwap(nil, &err) {
+		s.logger.Error("storage write failed; refusing further writes", "err", cause)
+	}
+}
+
+// ack completes requests with err, except those whose function failed.
+func ack(reqs []*request, err error) {
+	for _, r := range reqs {
+		if r.err == nil {
+			r.err = err
+		}
+		close(r.done)
+	}
+}
+
+// Txn is the view of one Update function: reads see the store, the writes of
+// earlier functions in the group and the Txn's own writes. A Txn is valid
+// only during its function and must not be used from other goroutines.
+type Txn struct {
+	s       *Store
+	b       *pebble.Batch
+	writes  []kv
+	overlay map[string]int  // key -> index in writes
+	heads   map[string]Head // stream key -> head after this Txn's appends
+	changes []Change
+}
+
+type kv struct{ k, v []byte }
+
+func (tx *Txn) get(key []byte) ([]byte, error) {
+	if i, ok := tx.overlay[string(key)]; ok {
+		return tx.writes[i].v, nil
+	}
+	return get(tx.b, key)
+}
+
+func (tx *Txn) set(key, value []byte) {
+	if i, ok := tx.overlay[string(key)]; ok {
+		tx.writes[i].v = value
+		return
+	}
+	tx.overlay[string(key)] = len(tx.writes)
+	tx.writes = append(tx.writes, kv{key, value})
+}
+
+// flush moves the Txn's writes into the group batch. Called on the committer
+// goroutine once the function succeeded.
+func (tx *Txn) flush() {
+	for _, w := range tx.writes {
+		if w.v == nil {
+			tx.b.Delete(w.k, nil)
+		} else {
+			tx.b.Set(w.k, w.v, nil)
+		}
+	}
+	for k, h := range tx.heads {
+		tx.s.heads[k] = h
+	}
+	for _, c := range tx.changes {
+		c.Seq = tx.s.nextChange
+		tx.s.nextChange++
+		tx.b.Set(changeKey(c.Seq), appendChange(nil, c), nil)
+	}
+}
+
+// State returns the state of entity (typ, key) in dataset: the empty State if
+// it was never written there. The caller owns the result.
+func (tx *Txn) State(typ, key, dataset string) (*crdt.State, error) {
+	b, err := tx.get(entityKey(typ, key, dataset))
+	if err == ErrNotFound {
+		return &crdt.State{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	st, err := crdt.DecodeState(b)
+	if err != nil {
+		return nil, fmt.Errorf("storage: entity %s/%s in %s: %w", typ, key, dataset, err)
+	}
+	return st, nil
+}
+
+// Head returns the head of stream (dataset, origin); the zero Head if empty.
+func (tx *Txn) Head(dataset, origin string) (Head, error) {
+	k := string(headKey(dataset, origin))
+	if h, ok := tx.heads[k]; ok {
+		return h, nil
+	}
+	if h, ok := tx.s.heads[k]; ok {
+		return h, nil
+	}
+	b, err := get(tx.b, []byte(k))
+	if err == ErrNotFound {
+		return Head{}, nil
+	}
+	if err != nil {
+		return Head{}, err
+	}
+	h, err := decodeHead(b)
+	if err == nil {
+		tx.s.heads[k] = h
+	}
+	return h, err
+}
+
+// Append logs op at the end of its stream, stores st as the entity's new
+// state in op's dataset and advances the stream's head, all in this Txn.
+// It returns ErrSequence, writing nothing, unless op.Seq is the head's
+// successor and op.Prev the head's hash. It returns the op's hash.
+//
+// REQUIRES: st is the entity's state with op applied.
+func (tx *Txn) Append(op *crdt.Op, st *crdt.State) ([32]byte, error) {
+	for what, v := range map[string]string{"dataset": op.Dataset, "origin": op.Origin, "entity type": op.Type, "key": op.Key} {
+		if err := checkName(what, v); err != nil {
+			return [32]byte{}, err
+		}
+	}
+	head, err := tx.Head(op.Dataset, op.Origin)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	if op.Seq != head.Seq+1 || op.Prev != head.Hash {
+		return [32]byte{}, fmt.Errorf("%w: %s/%s has seq %d, got op %d with prev %x",
+			ErrSequence, op.Dataset, op.Origin, head.Seq, op.Seq, op.Prev[:4])
+	}
+	enc := crdt.AppendOp(nil, op)
+	hash := sha256.Sum256(enc)
+	tx.set(opKey(op.Dataset, op.Origin, op.Seq), enc)
+	tx.set(entityKey(op.Type, op.Key, op.Dataset), crdt.AppendState(nil, st))
+	h := Head{Seq: op.Seq, Hash: hash, Time: op.Time}
+	hk := headKey(op.Dataset, op.Origin)
+	tx.set(hk, appendHead(nil, h))
+	tx.heads[string(hk)] = h
+	tx.changes = append(tx.changes, Change{Dataset: op.Dataset, Origin: op.Origin, OpSeq: op.Seq, Type: op.Type, Key: op.Key})
+	return hash, nil
+}
+
+// PutLocal sets the node-local value name; a nil value deletes it.
+func (tx *Txn) PutLocal(name string, value []byte) { tx.set(localKey(name), value) }
+
+// GetLocal returns the node-local value name as this Txn sees it, or ErrNotFound.
+func (tx *Txn) GetLocal(name string) ([]byte, error) {
+	v, err := tx.get(localKey(name))
+	if err == nil && v == nil {
+		return nil, ErrNotFound
+	}
+	return v, err
+}
+
+// compile-time check that batches can be read like the DB.
+var _ pebble.Reader = (*pebble.Batch)(nil)
+

@@ -1,0 +1,418 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/lienthong/lienthong/crdt"
+)
+
+// Errors returned by the store. Check them with errors.Is.
+var (
+	ErrNotFound = errors.New("storage: not found")
+	ErrInvalid  = errors.New("storage: invalid argument")
+	// ErrSequence is returned by Txn.Append for an op that does not continue
+	// its stream: a gap, a replay or a broken hash chain.
+	ErrSequence = errors.New("storage: op does not continue its stream")
+	ErrClosed   = errors.New("storage: store closed")
+	// ErrFailed is returned by every write after a write to disk failed
+	// (disk full, I/O error): what reached the disk is unknown until the
+	// store is reopened, so it refuses to guess.
+	ErrFailed = errors.New("storage: store failed after a disk error; fix the disk and restart the node")
+)
+
+// Options configure Open.
+type Options struct {
+	// Dir is the database directory, created if missing.
+	Dir string
+	// FS is the file system; nil means the operating system's (vfs.Default).
+	FS vfs.FS
+	// CacheBytes is the block cache size in bytes; zero means 64 MiB.
+	CacheBytes int64
+	// MaxGroupWrites bounds how many Update functions share one batch and
+	// one sync; zero means 1024.
+	MaxGroupWrites int
+	// Logger receives Pebble's messages; nil discards them.
+	Logger *slog.Logger
+}
+
+// Store is a node's database. All methods are safe for concurrent use.
+type Store struct {
+	db     *pebble.DB
+	cache  *pebble.Cache
+	logger *slog.Logger
+
+	reqs     chan *request
+	syncs    chan *group
+	closing  chan struct{}
+	closeErr error
+	wg       sync.WaitGroup
+	once     sync.Once
+
+	durable atomic.Uint64 // greatest change seq known synced
+	failed  atomic.Pointer[error]
+
+	mu struct {
+		sync.Mutex
+		notify chan struct{} // closed when durable advances
+	}
+
+	// Owned by the committer goroutine.
+	heads      map[string]Head
+	nextChange uint64
+	maxGroup   int
+}
+
+// Open opens or creates the store in opts.Dir. It starts the committer; call
+// Close to stop it.
+func Open(opts Options) (*Store, error) {
+	if opts.Dir == "" {
+		return nil, fmt.Errorf("%w: no directory given", ErrInvalid)
+	}
+	if opts.FS == nil {
+		opts.FS = vfs.Default
+	}
+	if opts.CacheBytes == 0 {
+		opts.CacheBytes = 64 << 20
+	}
+	if opts.MaxGroupWrites == 0 {
+		opts.MaxGroupWrites = 1024
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	cache := pebble.NewCache(opts.CacheBytes)
+	db, err := pebble.Open(opts.Dir, &pebble.Options{
+		FS:     opts.FS,
+		Cache:  cache,
+		Logger: pebbleLogger{opts.Logger},
+	})
+	if err != nil {
+		cache.Unref()
+		return nil, fmt.Errorf("storage: open %s: %w", opts.Dir, err)
+	}
+	s := &Store{
+		db:       db,
+		cache:    cache,
+		logger:   opts.Logger,
+		reqs:     make(chan *request, opts.MaxGroupWrites),
+		syncs:    make(chan *group, 4),
+		closing:  make(chan struct{}),
+		heads:    map[string]Head{},
+		maxGroup: opts.MaxGroupWrites,
+	}
+	s.mu.notify = make(chan struct{})
+	last, err := s.lastChange()
+	if err != nil {
+		s.db.Close()
+		cache.Unref()
+		return nil, err
+	}
+	s.nextChange = last + 1
+	s.durable.Store(last)
+	s.wg.Add(2)
+	go s.commitLoop()
+	go s.syncLoop()
+	return s, nil
+}
+
+// Close stops the committer after the writes already queued, then closes the
+// database. Updates after Close return ErrClosed.
+func (s *Store) Close() error {
+	s.once.Do(func() {
+		close(s.closing)
+		s.wg.Wait()
+		s.closeErr = s.db.Close()
+		s.cache.Unref()
+	})
+	return s.closeErr
+}
+
+func (s *Store) lastChange() (uint64, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tableChange}, UpperBound: []byte{tableChange + 1}})
+	if err != nil {
+		return 0, fmt.Errorf("storage: %w", err)
+	}
+	defer it.Close()
+	if !it.Last() {
+		return 0, it.Error()
+	}
+	return binary.BigEndian.Uint64(it.Key()[1:]), nil
+}
+
+// get returns a copy of the value of key, or ErrNotFound.
+func get(r pebble.Reader, key []byte) ([]byte, error) {
+	v, closer, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	defer closer.Close()
+	return bytes.Clone(v), nil
+}
+
+// DatasetState is the state of one entity within one dataset.
+type DatasetState struct {
+	Dataset string
+	State   *crdt.State
+}
+
+// Entity returns the states of entity (typ, key) in every dataset that holds
+// it, sorted by dataset name; none if the entity was never written.
+func (s *Store) Entity(typ, key string) ([]DatasetState, error) {
+	var out []DatasetState
+	err := s.scan(entityPrefix(typ, key), nil, func(k, v []byte) (bool, error) {
+		st, err := crdt.DecodeState(v)
+		if err != nil {
+			return false, fmt.Errorf("storage: entity %s/%s: %w", typ, key, err)
+		}
+		out = append(out, DatasetState{Dataset: string(k[len(entityPrefix(typ, key)):]), State: st})
+		return true, nil
+	})
+	return out, err
+}
+
+// EntityStates is one entity with its per-dataset states.
+type EntityStates struct {
+	Key    string
+	States []DatasetState
+}
+
+// Entities returns up to limit entities of type typ with keys after the key
+// after ("" starts at the first), in key order.
+func (s *Store) Entities(typ, after string, limit int) ([]EntityStates, error) {
+	prefix := append(appendParts(nil, tableEntity, typ), sep)
+	start := prefix
+	if after != "" {
+		start = prefixEnd(entityPrefix(typ, after))
+	}
+	var out []EntityStates
+	err := s.scan(prefix, start, func(k, v []byte) (bool, error) {
+		rest := k[len(prefix):]
+		i := bytes.IndexByte(rest, sep)
+		if i < 0 {
+			return false, fmt.Errorf("storage: malformed entity key %q", k)
+		}
+		key, dataset := string(rest[:i]), string(rest[i+1:])
+		if len(out) == 0 || out[len(out)-1].Key != key {
+			if len(out) == limit {
+				return false, nil
+			}
+			out = append(out, EntityStates{Key: key})
+		}
+		st, err := crdt.DecodeState(v)
+		if err != nil {
+			return false, fmt.Errorf("storage: entity %s/%s: %w", typ, key, err)
+		}
+		e := &out[len(out)-1]
+		e.States = append(e.States, DatasetState{Dataset: dataset, State: st})
+		return true, nil
+	})
+	return out, err
+}
+
+// scan calls fn for every key with prefix, from start (nil: the prefix) on,
+// until fn returns false or an error. k and v are valid only during the call.
+func (s *Store) scan(prefix, start []byte, fn func(k, v []byte) (bool, error)) error {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	defer it.Close()
+	if start == nil {
+		start = prefix
+	}
+	for ok := it.SeekGE(start); ok; ok = it.Next() {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return fmt.Errorf("storage: %w", err)
+		}
+		more, err := fn(it.Key(), v)
+		if err != nil || !more {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// Head is a stream's version vector entry: the greatest sequence number
+// applied (all below it are applied too), the hash of that op, and its time.
+type Head struct {
+	Seq  uint64
+	Hash [32]byte
+	Time crdt.Timestamp
+}
+
+func appendHead(dst []byte, h Head) []byte {
+	dst = binary.AppendUvarint(dst, h.Seq)
+	dst = append(dst, h.Hash[:]...)
+	dst = binary.AppendVarint(dst, h.Time.WallMillis)
+	return binary.AppendUvarint(dst, uint64(h.Time.Logical))
+}
+
+func decodeHead(b []byte) (Head, error) {
+	var h Head
+	seq, n := binary.Uvarint(b)
+	if n <= 0 || len(b) < n+32 {
+		return h, fmt.Errorf("storage: corrupt head")
+	}
+	h.Seq = seq
+	copy(h.Hash[:], b[n:n+32])
+	b = b[n+32:]
+	wall, n := binary.Varint(b)
+	if n <= 0 {
+		return h, fmt.Errorf("storage: corrupt head")
+	}
+	logical, m := binary.Uvarint(b[n:])
+	if m <= 0 || n+m != len(b) || logical > 1<<32-1 {
+		return h, fmt.Errorf("storage: corrupt head")
+	}
+	h.Time = crdt.Timestamp{WallMillis: wall, Logical: uint32(logical)}
+	return h, nil
+}
+
+// Stream names one op stream.
+type Stream struct{ Dataset, Origin string }
+
+// Heads returns the version vector: every stream's head, in stream order.
+// dataset "" means every dataset.
+func (s *Store) Heads(dataset string) (map[Stream]Head, error) {
+	prefix := []byte{tableHead}
+	if dataset != "" {
+		prefix = append(appendParts(nil, tableHead, dataset), sep)
+	}
+	out := map[Stream]Head{}
+	err := s.scan(prefix, nil, func(k, v []byte) (bool, error) {
+		ds, origin, ok := bytes.Cut(k[1:], []byte{sep})
+		if !ok {
+			return false, fmt.Errorf("storage: malformed head key %q", k)
+		}
+		h, err := decodeHead(v)
+		if err != nil {
+			return false, err
+		}
+		out[Stream{string(ds), string(origin)}] = h
+		return true, nil
+	})
+	return out, err
+}
+
+// Op returns op seq of stream (dataset, origin), or ErrNotFound.
+func (s *Store) Op(dataset, origin string, seq uint64) (*crdt.Op, error) {
+	b, err := get(s.db, opKey(dataset, origin, seq))
+	if err != nil {
+		return nil, err
+	}
+	return crdt.DecodeOp(b)
+}
+
+// Change is one entry of the change feed: an op applied to this node, in the
+// order it was applied here.
+type Change struct {
+	Seq     uint64 // position in this node's change feed, from 1
+	Dataset string
+	Origin  string
+	OpSeq   uint64 // the op's position in its stream
+	Type    string
+	Key     string
+}
+
+func appendChange(dst []byte, c Change) []byte {
+	for _, s := range []string{c.Dataset, c.Origin, c.Type, c.Key} {
+		dst = binary.AppendUvarint(dst, uint64(len(s)))
+		dst = append(dst, s...)
+	}
+	return binary.AppendUvarint(dst, c.OpSeq)
+}
+
+func decodeChange(seq uint64, b []byte) (Change, error) {
+	c := Change{Seq: seq}
+	for _, p := range []*string{&c.Dataset, &c.Origin, &c.Type, &c.Key} {
+		n, m := binary.Uvarint(b)
+		if m <= 0 || uint64(len(b)-m) < n {
+			return c, fmt.Errorf("storage: corrupt change %d", seq)
+		}
+		*p = string(b[m : m+int(n)])
+		b = b[m+int(n):]
+	}
+	opSeq, m := binary.Uvarint(b)
+	if m <= 0 || m != len(b) {
+		return c, fmt.Errorf("storage: corrupt change %d", seq)
+	}
+	c.OpSeq = opSeq
+	return c, nil
+}
+
+// Changes returns up to limit durable changes after since, in apply order.
+func (s *Store) Changes(since uint64, limit int) ([]Change, error) {
+	durable := s.durable.Load()
+	var out []Change
+	err := s.scan([]byte{tableChange}, changeKey(since+1), func(k, v []byte) (bool, error) {
+		seq := binary.BigEndian.Uint64(k[1:])
+		if seq > durable || len(out) == limit {
+			return false, nil
+		}
+		c, err := decodeChange(seq, v)
+		out = append(out, c)
+		return err == nil, err
+	})
+	return out, err
+}
+
+// Durable returns the change feed position up to which every change is synced.
+func (s *Store) Durable() uint64 { return s.durable.Load() }
+
+// WaitDurable blocks until the durable position passes since, or ctx ends.
+func (s *Store) WaitDurable(ctx context.Context, since uint64) error {
+	for {
+		s.mu.Lock()
+		ch := s.mu.notify
+		s.mu.Unlock()
+		if s.durable.Load() > since {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.closing:
+			return ErrClosed
+		}
+	}
+}
+
+// GetLocal returns the node-local value name, or ErrNotFound.
+func (s *Store) GetLocal(name string) ([]byte, error) { return get(s.db, localKey(name)) }
+
+// ScanLocal calls fn for every node-local value whose name has prefix, in
+// name order. v is valid only during the call.
+func (s *Store) ScanLocal(prefix string, fn func(name string, v []byte) error) error {
+	return s.scan(localKey(prefix), nil, func(k, v []byte) (bool, error) {
+		return true, fn(string(k[1:]), v)
+	})
+}
+
+// pebbleLogger sends Pebble's messages to slog.
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	panic(fmt.Sprintf(format, args...))
+}
