@@ -16,7 +16,7 @@ func genOps(t *rapid.T) []*Op {
 	origins := []string{"a", "b", "c"}
 	clocks := map[string]*Clock{}
 	epochs := map[string]uint64{}
-	totals := map[string]Count{} // counter field "c": each origin's totals
+	totals := map[string]Count{}  // counter field "c": each origin's totals
 	var dots = map[string][]Tag{} // set field "s": every add dot drawn so far
 	seq := map[string]uint64{}
 	n := rapid.IntRange(1, 30).Draw(t, "ops")

@@ -284,4 +284,3 @@ func (tx *Txn) GetLocal(name string) ([]byte, error) {
 
 // compile-time check that batches can be read like the DB.
 var _ pebble.Reader = (*pebble.Batch)(nil)
-

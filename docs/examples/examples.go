@@ -15,7 +15,7 @@ import (
 
 // FS holds the files of this folder. Callers must not modify what they read.
 //
-//go:embed *.csv
+//go:embed *.csv *.json schemas/*.json
 var FS embed.FS
 
 // Province is one provincial-level unit in force since 1 July 2025.
