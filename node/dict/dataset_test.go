@@ -71,7 +71,7 @@ func TestDatasetCheck(t *testing.T) {
 		{"prefix upper", func(d *Dataset) { d.KeyPrefix = "AB" }, "no key of entity type thing can start with"},
 		{"unknown field", func(d *Dataset) { d.Fields = append(d.Fields, "zzz") }, `field "zzz" is not a field of entity type thing`},
 		{"other type", func(d *Dataset) { d.EntityType = "other" }, `is of entity type "other"`},
-		{"syntax rechecked", func(d *Dataset) { d.OwnerEpoch = 0 }, "owner_epoch"},
+		{"syntax rechecked", func(d *Dataset) { d.Owner = "Bad Owner" }, "owner"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, err := ParseDataset([]byte(validDatasetJSON))
