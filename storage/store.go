@@ -189,16 +189,20 @@ type EntityStates struct {
 	States []DatasetState
 }
 
-// Entities returns up to limit entities of type typ with keys after the key
-// after ("" starts at the first), in key order.
-func (s *Store) Entities(typ, after string, limit int) ([]EntityStates, error) {
+// Entities returns up to limit entities of type typ whose keys start with
+// keyPrefix and order after the key after ("" starts at the first), in key
+// order.
+func (s *Store) Entities(typ, keyPrefix, after string, limit int) ([]EntityStates, error) {
 	prefix := append(appendParts(nil, tableEntity, typ), sep)
-	start := prefix
+	start := append(append([]byte{}, prefix...), keyPrefix...)
 	if after != "" {
-		start = prefixEnd(entityPrefix(typ, after))
+		if a := prefixEnd(entityPrefix(typ, after)); bytes.Compare(a, start) > 0 {
+			start = a
+		}
 	}
+	scanPrefix := append(append([]byte{}, prefix...), keyPrefix...)
 	var out []EntityStates
-	err := s.scan(prefix, start, func(k, v []byte) (bool, error) {
+	err := s.scan(scanPrefix, start, func(k, v []byte) (bool, error) {
 		rest := k[len(prefix):]
 		i := bytes.IndexByte(rest, sep)
 		if i < 0 {

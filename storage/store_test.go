@@ -62,13 +62,17 @@ func TestAppendAndRead(t *testing.T) {
 	if got := string(ents[0].State.Field("f").Value); got != `"d"` {
 		t.Fatalf("k1 in d1 = %s, want \"d\"", got)
 	}
-	page, err := s.Entities("t", "", 1)
+	page, err := s.Entities("t", "", "", 1)
 	if err != nil || len(page) != 1 || page[0].Key != "k1" || len(page[0].States) != 2 {
 		t.Fatalf("first page = %+v, %v", page, err)
 	}
-	page, err = s.Entities("t", "k1", 10)
+	page, err = s.Entities("t", "", "k1", 10)
 	if err != nil || len(page) != 1 || page[0].Key != "k2" {
 		t.Fatalf("page after k1 = %+v, %v", page, err)
+	}
+	page, err = s.Entities("t", "k2", "", 10)
+	if err != nil || len(page) != 1 || page[0].Key != "k2" {
+		t.Fatalf("page with prefix k2 = %+v, %v", page, err)
 	}
 	heads, err := s.Heads("d1")
 	if err != nil || heads[Stream{"d1", "o"}].Seq != 3 || len(heads) != 1 {

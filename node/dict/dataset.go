@@ -14,13 +14,13 @@ import (
 // A Dataset is a plain value; it must not be modified once shared. Its
 // methods may be called concurrently.
 type Dataset struct {
-	Name       string   `json:"name"`                 // ^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$, at most 128 bytes, e.g. "land.79"
-	EntityType string   `json:"entity_type"`          // name of the entity type
-	Fields     []string `json:"fields"`               // at least one; unique; each a field of the type
-	KeyPrefix  string   `json:"key_prefix,omitempty"` // only keys starting with it belong to the dataset; "" for all keys
-	Owner      string   `json:"owner"`                // member name, see ValidMemberName
+	Name       string   `json:"name"`                  // ^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$, at most 128 bytes, e.g. "land.79"
+	EntityType string   `json:"entity_type"`           // name of the entity type
+	Fields     []string `json:"fields"`                // at least one; unique; each a field of the type
+	KeyPrefix  string   `json:"key_prefix,omitempty"`  // only keys starting with it belong to the dataset; "" for all keys
+	Owner      string   `json:"owner"`                 // member name, see ValidMemberName
 	OwnerEpoch uint64   `json:"owner_epoch,omitempty"` // set by the metadata layer: 1 at creation, bumped on each ownership transfer; 0 in a request means "new"
-	Readers    []string `json:"readers,omitempty"`    // member names, unique, not including the owner
+	Readers    []string `json:"readers,omitempty"`     // member names, unique, not including the owner
 }
 
 // MaxDatasetNameBytes is the maximum length of a dataset name.

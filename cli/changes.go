@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	stdio "io"
+	"strings"
+
+	"github.com/lienthong/lienthong/node/api"
+	"github.com/lienthong/lienthong/node/data"
+)
+
+func init() {
+	register(&command{name: "changes", args: "[--since CURSOR] [--follow]", short: "print the change feed; --follow keeps printing new changes", run: runChanges})
+	register(&command{name: "status", args: "", short: "print the node's status", run: runStatus})
+}
+
+func runChanges(ctx context.Context, io *IO, args []string) error {
+	var cf clientFlags
+	fs := newFlags(io, "changes", "[--since CURSOR] [--limit N] [--follow]")
+	cf.register(fs)
+	since := fs.Uint64("since", 0, "print changes after this cursor")
+	limit := fs.Int("limit", 1000, "changes per page")
+	follow := fs.Bool("follow", false, "keep printing new changes until interrupted")
+	if _, err := parseFlags(fs, args, 0, 0); err != nil {
+		return helpRequested(fs, err)
+	}
+	c, err := cf.client(io)
+	if err != nil {
+		return err
+	}
+	print := func(ch data.ChangeView) {
+		if cf.json {
+			b, _ := json.Marshal(ch)
+			fmt.Fprintf(io.Out, "%s\n", b)
+			return
+		}
+		fields, _ := json.Marshal(ch.Fields)
+		if ch.Op == "delete" {
+			fields = nil
+		}
+		fmt.Fprintf(io.Out, "%d\t%s\t%s %s/%s\t%s:%d\t%s %s\n", ch.Cursor, ch.Time, ch.Type, ch.Dataset, ch.Key, ch.Origin, ch.Seq, ch.Op, fields)
+	}
+	if !*follow {
+		for {
+			var page api.ChangesPage
+			if err := c.do(ctx, "GET", fmt.Sprintf("/v1/changes?since=%d&limit=%d", *since, *limit), nil, &page); err != nil {
+				return err
+			}
+			for _, ch := range page.Changes {
+				print(ch)
+			}
+			if len(page.Changes) < *limit {
+				return nil
+			}
+			*since = page.Next
+		}
+	}
+	resp, err := c.send(ctx, "GET", fmt.Sprintf("/v1/changes?since=%d&limit=%d", *since, *limit), nil, "text/event-stream")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var ch data.ChangeView
+		if err := json.Unmarshal([]byte(line), &ch); err != nil {
+			return fmt.Errorf("undecodable event: %w", err)
+		}
+		print(ch)
+	}
+	if err := sc.Err(); err != nil && ctx.Err() == nil && !errors.Is(err, stdio.ErrUnexpectedEOF) {
+		return err
+	}
+	if ctx.Err() != nil {
+		return nil // interrupted: a normal end of --follow
+	}
+	return fmt.Errorf("%w: the node closed the change feed", errUnreachable)
+}
+
+func runStatus(ctx context.Context, io *IO, args []string) error {
+	var cf clientFlags
+	fs := newFlags(io, "status", "")
+	cf.register(fs)
+	if _, err := parseFlags(fs, args, 0, 0); err != nil {
+		return helpRequested(fs, err)
+	}
+	c, err := cf.client(io)
+	if err != nil {
+		return err
+	}
+	var st struct {
+		Name          string `json:"name"`
+		PeerID        string `json:"peer_id"`
+		Version       string `json:"version"`
+		UptimeSeconds int64  `json:"uptime_seconds"`
+		MetaIndex     uint64 `json:"meta_index"`
+		Changes       uint64 `json:"changes"`
+		Datasets      []struct {
+			Name, EntityType, Owner, Role string
+			OwnerEpoch                    uint64 `json:"owner_epoch"`
+			Streams                       []struct {
+				Origin string `json:"origin"`
+				Seq    uint64 `json:"seq"`
+			} `json:"streams"`
+		} `json:"datasets"`
+	}
+	var raw json.RawMessage
+	if err := c.do(ctx, "GET", "/v1/status", nil, &raw); err != nil {
+		return err
+	}
+	if cf.json {
+		return printJSON(io.Out, raw)
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		return err
+	}
+	fmt.Fprintf(io.Out, "node %s (%s), version %s, up %ds\nmetadata index %d, %d changes applied\n",
+		st.Name, st.PeerID, st.Version, st.UptimeSeconds, st.MetaIndex, st.Changes)
+	for _, d := range st.Datasets {
+		var streams []string
+		for _, s := range d.Streams {
+			streams = append(streams, fmt.Sprintf("%s:%d", s.Origin, s.Seq))
+		}
+		fmt.Fprintf(io.Out, "  %-24s %-6s owner %s (epoch %d)  streams %s\n", d.Name, d.Role, d.Owner, d.OwnerEpoch, strings.Join(streams, " "))
+	}
+	return nil
+}

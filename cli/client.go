@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/lienthong/lienthong/node"
+	"github.com/lienthong/lienthong/node/api"
+)
+
+var errUnreachable = errors.New("node unreachable")
+
+// clientFlags are the connection flags every client command takes.
+type clientFlags struct {
+	api, token, dir string
+	json            bool
+}
+
+func (c *clientFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.api, "api", "", "node API URL (default $LIENTHONG_API, or from --dir)")
+	fs.StringVar(&c.token, "token", "", "bearer token (default $LIENTHONG_TOKEN, or from --dir)")
+	fs.StringVar(&c.dir, "dir", "", "local node directory to take the API URL and admin token from")
+	fs.BoolVar(&c.json, "json", false, "print machine-readable JSON")
+}
+
+// Client talks to a node's API.
+type Client struct {
+	base, token string
+	http        *http.Client
+}
+
+// client resolves the flags, the environment and the node directory.
+func (c *clientFlags) client(io *IO) (*Client, error) {
+	base, token := c.api, c.token
+	if c.dir != "" {
+		cfg, err := node.LoadConfig(c.dir)
+		if err != nil {
+			return nil, err
+		}
+		if base == "" {
+			base = "http://" + cfg.API.Listen
+		}
+		if token == "" {
+			b, err := os.ReadFile(filepath.Join(c.dir, node.AdminTokenFile))
+			if err != nil {
+				return nil, fmt.Errorf("read the admin token: %w", err)
+			}
+			token = strings.TrimSpace(string(b))
+		}
+	}
+	if base == "" {
+		base = io.getenv("LIENTHONG_API")
+	}
+	if token == "" {
+		token = io.getenv("LIENTHONG_TOKEN")
+	}
+	if base == "" {
+		return nil, usagef("no node to talk to: give --api URL, set LIENTHONG_API, or give --dir of a local node")
+	}
+	if token == "" {
+		return nil, usagef("no token: give --token, set LIENTHONG_TOKEN, or give --dir of a local node")
+	}
+	if !strings.Contains(base, "://") {
+		base = "http://" + base
+	}
+	return &Client{base: strings.TrimRight(base, "/"), token: token, http: &http.Client{Timeout: 5 * time.Minute}}, nil
+}
+
+// APIError is an error answer from the node.
+type APIError struct {
+	Status int
+	Detail api.ErrorDetail
+}
+
+func (e *APIError) Error() string {
+	msg := e.Detail.Message
+	if e.Detail.Field != "" && !strings.Contains(msg, e.Detail.Field) {
+		msg = fmt.Sprintf("field %q: %s", e.Detail.Field, msg)
+	}
+	return fmt.Sprintf("%s (%d %s)", msg, e.Status, e.Detail.Code)
+}
+
+// do sends a request with a JSON body (nil for none) and decodes the JSON
+// answer into out (nil to discard).
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, ok := body.([]byte)
+		if !ok {
+			var err error
+			if b, err = json.Marshal(body); err != nil {
+				return err
+			}
+		}
+		rd = bytes.NewReader(b)
+	}
+	resp, err := c.send(ctx, method, path, rd, "")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		_, err = io.Copy(io.Discard, resp.Body)
+		return err
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("%s %s: undecodable answer: %w", method, path, err)
+	}
+	return nil
+}
+
+// send performs a request and turns error statuses into *APIError.
+func (c *Client) send(ctx context.Context, method, path string, body io.Reader, accept string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if accept != "" {
+		req.Header.Set("Accept", accept)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w at %s: %v (is the node running?)", errUnreachable, c.base, err)
+	}
+	if resp.StatusCode >= 400 {
+		defer resp.Body.Close()
+		var eb api.ErrorBody
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if json.Unmarshal(b, &eb) != nil || eb.Error.Code == "" {
+			eb.Error = api.ErrorDetail{Code: http.StatusText(resp.StatusCode), Message: strings.TrimSpace(string(b))}
+		}
+		return nil, &APIError{Status: resp.StatusCode, Detail: eb.Error}
+	}
+	return resp, nil
+}

@@ -1,0 +1,94 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/lienthong/lienthong/node/data"
+	"github.com/lienthong/lienthong/node/dict"
+	"github.com/lienthong/lienthong/node/meta"
+	"github.com/lienthong/lienthong/storage"
+)
+
+// ErrorBody is the JSON of every error response.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
+}
+
+// ErrorDetail says what went wrong. Code is stable for scripts; Message is
+// for people and says what to do; Field and Rule name the failed check of a
+// validation error; Index is the failed record of a batch.
+type ErrorDetail struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+	Rule    string `json:"rule,omitempty"`
+	Index   *int   `json:"index,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg, field, rule string) {
+	writeJSON(w, status, ErrorBody{Error: ErrorDetail{Code: code, Message: msg, Field: field, Rule: rule}})
+}
+
+// classify maps an error to its status and error detail.
+func classify(err error) (int, ErrorDetail) {
+	d := ErrorDetail{Message: err.Error()}
+	var de *dict.Error
+	if errors.As(err, &de) {
+		d.Field, d.Rule, d.Message = de.Field, de.Rule, de.Message
+	}
+	var be *data.BatchError
+	if errors.As(err, &be) {
+		d.Index = &be.Index
+	}
+	var mbe *http.MaxBytesError
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &mbe):
+		d.Code, d.Message = "too_large", fmt.Sprintf("request body larger than %d bytes; split it (lienthong import batches for you)", mbe.Limit)
+		return http.StatusRequestEntityTooLarge, d
+	case errors.As(err, &se):
+		d.Code, d.Message = "bad_json", fmt.Sprintf("malformed JSON at byte %d: %v", se.Offset, se)
+		return http.StatusBadRequest, d
+	case errors.As(err, &te):
+		d.Code, d.Message = "bad_json", fmt.Sprintf("JSON value at byte %d: %v", te.Offset, err)
+		return http.StatusBadRequest, d
+	case errors.Is(err, errBadRequest):
+		d.Code = "bad_request"
+		return http.StatusBadRequest, d
+	case errors.Is(err, data.ErrNotFound), errors.Is(err, meta.ErrNotFound):
+		d.Code = "not_found"
+		return http.StatusNotFound, d
+	case errors.Is(err, data.ErrNotOwner):
+		d.Code = "not_owner"
+		return http.StatusForbidden, d
+	case de != nil, errors.Is(err, data.ErrInvalid), errors.Is(err, meta.ErrInvalid), errors.Is(err, dict.ErrInvalid):
+		d.Code = "invalid"
+		return http.StatusBadRequest, d
+	case errors.Is(err, meta.ErrConflict):
+		d.Code = "conflict"
+		return http.StatusConflict, d
+	case errors.Is(err, storage.ErrFailed), errors.Is(err, storage.ErrClosed):
+		d.Code = "unavailable"
+		return http.StatusServiceUnavailable, d
+	}
+	d.Code, d.Message = "internal", "internal error: "+err.Error()
+	return http.StatusInternalServerError, d
+}
+
+func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	status, d := classify(err)
+	if status >= 500 {
+		s.cfg.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	writeJSON(w, status, ErrorBody{Error: d})
+}
+
+var errBadRequest = errors.New("bad request")
+
+func badRequest(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", errBadRequest, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,391 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/lienthong/lienthong/node/data"
+	"github.com/lienthong/lienthong/node/dict"
+	"github.com/lienthong/lienthong/node/meta"
+)
+
+// decodeBody reads exactly one JSON value of the request body into v.
+func decodeBody(r *http.Request, v any, strict bool) error {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return badRequest("empty body: send a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
+	if err := dec.Decode(v); err != nil {
+		if _, ok := err.(*json.SyntaxError); ok || errors.Is(err, io.ErrUnexpectedEOF) {
+			return &json.SyntaxError{Offset: dec.InputOffset()}
+		}
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return err
+		}
+		return badRequest("%v", err)
+	}
+	if dec.More() {
+		return badRequest("trailing data after the JSON value at byte %d", dec.InputOffset())
+	}
+	return nil
+}
+
+func (s *server) write(mode data.Mode) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		wr := data.Write{Dataset: r.PathValue("dataset"), Key: r.PathValue("key"), Mode: mode}
+		if mode != data.Delete {
+			if err := decodeFields(r, &wr.Fields); err != nil {
+				s.fail(w, r, err)
+				return
+			}
+		}
+		res, err := s.cfg.Engine.Write(r.Context(), wr)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+func decodeFields(r *http.Request, fields *map[string]json.RawMessage) error {
+	var raw json.RawMessage
+	if err := decodeBody(r, &raw, false); err != nil {
+		return err
+	}
+	if t := bytes.TrimSpace(raw); len(t) == 0 || t[0] != '{' {
+		return badRequest("the body must be a JSON object of fields, e.g. {\"full_name\":\"Nguyễn Văn An\"}")
+	}
+	return json.Unmarshal(raw, fields)
+}
+
+// BatchRequest is the body of POST /v1/datasets/{dataset}/batch.
+type BatchRequest struct {
+	// Mode is "put" (default) or "patch".
+	Mode    string        `json:"mode,omitempty"`
+	Records []BatchRecord `json:"records"`
+	// Partial writes the valid records and reports the others; otherwise the
+	// first invalid record fails the batch and nothing is written.
+	Partial bool `json:"partial,omitempty"`
+}
+
+// BatchRecord is one record of a batch, and one line of import/export JSONL.
+type BatchRecord struct {
+	Key    string                     `json:"key"`
+	Fields map[string]json.RawMessage `json:"fields"`
+}
+
+// BatchResponse is the answer to a batch write.
+type BatchResponse struct {
+	Written int           `json:"written"`
+	Rejects []BatchReject `json:"rejects,omitempty"`
+}
+
+// BatchReject is a record that partial mode did not write.
+type BatchReject struct {
+	Index int         `json:"index"`
+	Error ErrorDetail `json:"error"`
+}
+
+func (s *server) batch(w http.ResponseWriter, r *http.Request) {
+	var req BatchRequest
+	if err := decodeBody(r, &req, true); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	mode := data.Put
+	switch req.Mode {
+	case "", "put":
+	case "patch":
+		mode = data.Patch
+	default:
+		s.fail(w, r, badRequest("mode %q: want put or patch", req.Mode))
+		return
+	}
+	if len(req.Records) > MaxBatchRecords {
+		s.fail(w, r, badRequest("%d records in one batch; send at most %d", len(req.Records), MaxBatchRecords))
+		return
+	}
+	ws := make([]data.Write, len(req.Records))
+	for i, rec := range req.Records {
+		ws[i] = data.Write{Dataset: r.PathValue("dataset"), Key: rec.Key, Mode: mode, Fields: rec.Fields}
+	}
+	res, rejects, err := s.cfg.Engine.WriteBatch(r.Context(), ws, req.Partial)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	out := BatchResponse{Written: len(res)}
+	for _, rj := range rejects {
+		_, d := classify(rj.Err)
+		out.Rejects = append(out.Rejects, BatchReject{Index: rj.Index, Error: d})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// queryInt reads a non-negative integer query parameter.
+func queryInt(r *http.Request, name string, def, max uint64) (uint64, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, badRequest("query parameter %s=%q: want a non-negative integer", name, s)
+	}
+	if max > 0 && n > max {
+		return 0, badRequest("query parameter %s=%d: at most %d", name, n, max)
+	}
+	return n, nil
+}
+
+func (s *server) getEntity(w http.ResponseWriter, r *http.Request) {
+	typ := r.PathValue("type")
+	if s.cfg.Meta.View().Type(typ) == nil {
+		s.fail(w, r, fmt.Errorf("%w: entity type %q does not exist", meta.ErrNotFound, typ))
+		return
+	}
+	ent, err := s.cfg.Engine.Get(typ, r.PathValue("key"), r.URL.Query().Get("provenance") == "true")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ent)
+}
+
+// Page is a page of a listing; Next is the value of after for the next page,
+// empty at the end.
+type Page[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next,omitempty"`
+}
+
+func (s *server) listEntities(w http.ResponseWriter, r *http.Request) {
+	typ := r.PathValue("type")
+	if s.cfg.Meta.View().Type(typ) == nil {
+		s.fail(w, r, fmt.Errorf("%w: entity type %q does not exist", meta.ErrNotFound, typ))
+		return
+	}
+	limit, err := queryInt(r, "limit", 100, 10_000)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ents, next, err := s.cfg.Engine.List(typ, r.URL.Query().Get("after"), int(max(limit, 1)))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if ents == nil {
+		ents = []*data.Entity{}
+	}
+	writeJSON(w, http.StatusOK, Page[*data.Entity]{Items: ents, Next: next})
+}
+
+func (s *server) exportDataset(w http.ResponseWriter, r *http.Request) {
+	limit, err := queryInt(r, "limit", 1000, 10_000)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	recs, next, err := s.cfg.Engine.Export(r.PathValue("dataset"), r.URL.Query().Get("after"), int(max(limit, 1)))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	items := make([]BatchRecord, len(recs))
+	for i, rec := range recs {
+		items[i] = BatchRecord{Key: rec.Key, Fields: rec.Fields}
+	}
+	writeJSON(w, http.StatusOK, Page[BatchRecord]{Items: items, Next: next})
+}
+
+// ChangesPage is the answer to GET /v1/changes.
+type ChangesPage struct {
+	Changes []data.ChangeView `json:"changes"`
+	// Next is the cursor to pass as since to continue.
+	Next uint64 `json:"next"`
+}
+
+func (s *server) changes(w http.ResponseWriter, r *http.Request) {
+	since, err := queryInt(r, "since", 0, 0)
+	if err == nil && r.Header.Get("Last-Event-ID") != "" {
+		since, err = strconv.ParseUint(r.Header.Get("Last-Event-ID"), 10, 64)
+		if err != nil {
+			err = badRequest("Last-Event-ID %q: want a cursor", r.Header.Get("Last-Event-ID"))
+		}
+	}
+	var limit uint64
+	if err == nil {
+		limit, err = queryInt(r, "limit", 1000, 10_000)
+	}
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	limit = max(limit, 1)
+	if wantsEvents(r) {
+		s.followChanges(w, r, since, int(limit))
+		return
+	}
+	cs, err := s.cfg.Engine.Changes(since, int(limit))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	next := since
+	if len(cs) > 0 {
+		next = cs[len(cs)-1].Cursor
+	}
+	if cs == nil {
+		cs = []data.ChangeView{}
+	}
+	writeJSON(w, http.StatusOK, ChangesPage{Changes: cs, Next: next})
+}
+
+func wantsEvents(r *http.Request) bool {
+	for _, a := range r.Header.Values("Accept") {
+		if bytes.Contains([]byte(a), []byte("text/event-stream")) {
+			return true
+		}
+	}
+	return false
+}
+
+// followChanges streams changes as server-sent events until the client goes.
+func (s *server) followChanges(w http.ResponseWriter, r *http.Request, since uint64, limit int) {
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		s.fail(w, r, errors.New("streaming unsupported by this connection"))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	flusher.Flush()
+	ctx := r.Context()
+	for {
+		cs, err := s.cfg.Engine.Changes(since, limit)
+		if err != nil {
+			fmt.Fprintf(w, "event: error\ndata: %q\n\n", err.Error())
+			flusher.Flush()
+			return
+		}
+		for _, c := range cs {
+			b, _ := json.Marshal(c)
+			fmt.Fprintf(w, "id: %d\nevent: change\ndata: %s\n\n", c.Cursor, b)
+			since = c.Cursor
+		}
+		if len(cs) > 0 {
+			flusher.Flush()
+			continue
+		}
+		wait, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err = s.cfg.Engine.WaitChanges(wait, since)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return
+		}
+		if err != nil { // keep-alive through proxies
+			fmt.Fprint(w, ": keep-alive\n\n")
+			flusher.Flush()
+		}
+	}
+}
+
+func (s *server) listSchemas(w http.ResponseWriter, r *http.Request) {
+	out := []*dict.EntityType{}
+	for _, t := range s.cfg.Meta.View().Types() {
+		out = append(out, t.EntityType)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": out, "meta_index": s.cfg.Meta.View().Index})
+}
+
+func (s *server) getSchema(w http.ResponseWriter, r *http.Request) {
+	t := s.cfg.Meta.View().Type(r.PathValue("type"))
+	if t == nil {
+		s.fail(w, r, fmt.Errorf("%w: entity type %q does not exist (lienthong schema list shows them)", meta.ErrNotFound, r.PathValue("type")))
+		return
+	}
+	writeJSON(w, http.StatusOK, t.EntityType)
+}
+
+func (s *server) putSchema(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	t, err := dict.ParseEntityType(b)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if t.Name != r.PathValue("type") {
+		s.fail(w, r, badRequest("the schema is named %q but the URL says %q", t.Name, r.PathValue("type")))
+		return
+	}
+	v, err := s.cfg.Meta.PutType(r.Context(), t)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"name": t.Name, "version": t.Version, "meta_index": v.Index})
+}
+
+func (s *server) listDatasets(w http.ResponseWriter, r *http.Request) {
+	out := []*dict.Dataset{}
+	out = append(out, s.cfg.Meta.View().Datasets()...)
+	writeJSON(w, http.StatusOK, map[string]any{"items": out, "meta_index": s.cfg.Meta.View().Index})
+}
+
+func (s *server) getDataset(w http.ResponseWriter, r *http.Request) {
+	d := s.cfg.Meta.View().Dataset(r.PathValue("name"))
+	if d == nil {
+		s.fail(w, r, fmt.Errorf("%w: dataset %q does not exist (lienthong dataset list shows them)", meta.ErrNotFound, r.PathValue("name")))
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+func (s *server) putDataset(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d, err := dict.ParseDataset(b)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if d.Name != r.PathValue("name") {
+		s.fail(w, r, badRequest("the dataset is named %q but the URL says %q", d.Name, r.PathValue("name")))
+		return
+	}
+	v, err := s.cfg.Meta.PutDataset(r.Context(), d)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"dataset": v.Dataset(d.Name), "meta_index": v.Index})
+}

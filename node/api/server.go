@@ -1,0 +1,150 @@
+package api
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/lienthong/lienthong/node/data"
+	"github.com/lienthong/lienthong/node/meta"
+)
+
+// Config configures the API handler.
+type Config struct {
+	Engine *data.Engine
+	Meta   meta.Store
+	Tokens *Tokens
+	// MaxBodyBytes caps request bodies; zero means 16 MiB.
+	MaxBodyBytes int64
+	// Status returns the body of GET /v1/status.
+	Status func() any
+	// Registry receives the API's metrics and is served on /metrics; nil
+	// means a new registry.
+	Registry *prometheus.Registry
+	Logger   *slog.Logger
+}
+
+// MaxBatchRecords caps the records of one batch write.
+const MaxBatchRecords = 10_000
+
+type server struct {
+	cfg      Config
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+// New returns the API handler. It is safe for concurrent use.
+func New(cfg Config) http.Handler {
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = 16 << 20
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &server{
+		cfg: cfg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "lienthong_api_requests_total", Help: "API requests by route and status code.",
+		}, []string{"route", "code"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "lienthong_api_request_duration_seconds", Help: "API request latency by route.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}, []string{"route"}),
+	}
+	cfg.Registry.MustRegister(s.requests, s.latency)
+
+	mux := http.NewServeMux()
+	route := func(pattern string, role Role, h http.HandlerFunc) {
+		mux.Handle(pattern, s.wrap(pattern, role, h))
+	}
+	route("PUT /v1/datasets/{dataset}/entities/{key}", RoleWrite, s.write(data.Put))
+	route("PATCH /v1/datasets/{dataset}/entities/{key}", RoleWrite, s.write(data.Patch))
+	route("DELETE /v1/datasets/{dataset}/entities/{key}", RoleWrite, s.write(data.Delete))
+	route("POST /v1/datasets/{dataset}/batch", RoleWrite, s.batch)
+	route("GET /v1/datasets/{dataset}/entities", RoleRead, s.exportDataset)
+	route("GET /v1/entities/{type}/{key}", RoleRead, s.getEntity)
+	route("GET /v1/entities/{type}", RoleRead, s.listEntities)
+	route("GET /v1/changes", RoleRead, s.changes)
+	route("GET /v1/schemas", RoleRead, s.listSchemas)
+	route("GET /v1/schemas/{type}", RoleRead, s.getSchema)
+	route("PUT /v1/schemas/{type}", RoleAdmin, s.putSchema)
+	route("GET /v1/datasets", RoleRead, s.listDatasets)
+	route("GET /v1/datasets/{name}", RoleRead, s.getDataset)
+	route("PUT /v1/datasets/{name}", RoleAdmin, s.putDataset)
+	route("GET /v1/status", RoleRead, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, cfg.Status()) })
+	route("GET /metrics", RoleRead, promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}).ServeHTTP)
+	route("GET /healthz", RoleNone, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.Handle("/", s.wrap("other", RoleNone, func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such route: "+r.Method+" "+r.URL.Path+" (see docs/api.md)", "", "")
+	}))
+	return mux
+}
+
+// statusRecorder remembers the status code for metrics.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.code = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// wrap adds authentication, the body cap and metrics to a handler.
+func (s *server) wrap(route string, need Role, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		defer func() {
+			s.requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
+			s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		}()
+		if need > RoleNone {
+			tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			if !ok || tok == "" {
+				rec.Header().Set("WWW-Authenticate", `Bearer realm="lienthong"`)
+				writeError(rec, http.StatusUnauthorized, "unauthorized",
+					"missing bearer token: send Authorization: Bearer TOKEN (lienthong init printed the tokens)", "", "")
+				return
+			}
+			role := s.cfg.Tokens.Role(tok)
+			if role == RoleNone {
+				writeError(rec, http.StatusUnauthorized, "unauthorized", "token not accepted by this node", "", "")
+				return
+			}
+			if role < need {
+				writeError(rec, http.StatusForbidden, "forbidden",
+					"this route needs the "+need.String()+" role; the token has "+role.String(), "", "")
+				return
+			}
+		}
+		r.Body = http.MaxBytesReader(rec, r.Body, s.cfg.MaxBodyBytes)
+		h(rec, r)
+	})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}

@@ -1,0 +1,167 @@
+package node
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"text/template"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/lienthong/lienthong/node/api"
+	"github.com/lienthong/lienthong/node/dict"
+)
+
+// Files of a node directory.
+const (
+	ConfigFile     = "lienthong.yaml"
+	IdentityFile   = "identity.key"
+	AdminTokenFile = "admin.token"
+	DataDir        = "data"
+)
+
+// ErrConfig is wrapped by every configuration error.
+var ErrConfig = errors.New("node: bad configuration")
+
+// Config is a node's configuration, read from lienthong.yaml in its directory.
+type Config struct {
+	// Name is the node's member name, e.g. "hcm" or "moh".
+	Name string `yaml:"name"`
+	API  struct {
+		// Listen is the HTTP API's host:port.
+		Listen string `yaml:"listen"`
+		// MaxBodyBytes caps a request body; larger ones get 413.
+		MaxBodyBytes int64 `yaml:"max_body_bytes"`
+		// Tokens are the accepted bearer tokens, by SHA-256.
+		Tokens []api.TokenHash `yaml:"tokens"`
+	} `yaml:"api"`
+	P2P struct {
+		// Listen are the libp2p listen multiaddrs.
+		Listen []string `yaml:"listen"`
+	} `yaml:"p2p"`
+	Storage struct {
+		// CacheBytes is Pebble's block cache in bytes.
+		CacheBytes int64 `yaml:"cache_bytes"`
+	} `yaml:"storage"`
+	Clock struct {
+		// MaxAheadMillis bounds how far ahead of local time a peer's
+		// timestamp may be, in milliseconds.
+		MaxAheadMillis int64 `yaml:"max_ahead_millis"`
+	} `yaml:"clock"`
+
+	// Dir is the node directory the config was loaded from.
+	Dir string `yaml:"-"`
+}
+
+// DefaultConfig returns the configuration of a new node named name.
+func DefaultConfig(name string) Config {
+	var c Config
+	c.Name = name
+	c.API.Listen = "127.0.0.1:7070"
+	c.API.MaxBodyBytes = 16 << 20
+	c.P2P.Listen = []string{"/ip4/0.0.0.0/tcp/7171", "/ip4/0.0.0.0/udp/7171/quic-v1"}
+	c.Storage.CacheBytes = 64 << 20
+	c.Clock.MaxAheadMillis = 60_000
+	return c
+}
+
+// Validate checks c and says what to fix.
+func (c *Config) Validate() error {
+	var errs []error
+	if !dict.ValidMemberName(c.Name) {
+		errs = append(errs, fmt.Errorf("name %q: use 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit", c.Name))
+	}
+	if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("api.listen %q: want host:port, e.g. 127.0.0.1:7070", c.API.Listen))
+	}
+	if c.API.MaxBodyBytes < 1024 {
+		errs = append(errs, fmt.Errorf("api.max_body_bytes %d: must be at least 1024", c.API.MaxBodyBytes))
+	}
+	if len(c.API.Tokens) == 0 {
+		errs = append(errs, errors.New("api.tokens: none; re-run lienthong init or add one"))
+	}
+	for i, t := range c.API.Tokens {
+		if err := t.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("api.tokens[%d]: %w", i, err))
+		}
+	}
+	if c.Storage.CacheBytes < 1<<20 {
+		errs = append(errs, fmt.Errorf("storage.cache_bytes %d: must be at least 1 MiB", c.Storage.CacheBytes))
+	}
+	if c.Clock.MaxAheadMillis <= 0 {
+		errs = append(errs, fmt.Errorf("clock.max_ahead_millis %d: must be positive", c.Clock.MaxAheadMillis))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w in %s:\n%w", ErrConfig, filepath.Join(c.Dir, ConfigFile), err)
+	}
+	return nil
+}
+
+// LoadConfig reads and validates dir/lienthong.yaml. Missing settings take
+// their defaults.
+func LoadConfig(dir string) (Config, error) {
+	path := filepath.Join(dir, ConfigFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Config{}, fmt.Errorf("%w: %s does not exist; create the node with lienthong init --dir %s --name NAME", ErrConfig, path, dir)
+	}
+	if err != nil {
+		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	c := DefaultConfig("")
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, fmt.Errorf("%w: %s: %w", ErrConfig, path, err)
+	}
+	c.Dir = dir
+	return c, c.Validate()
+}
+
+var configTemplate = template.Must(template.New("config").Parse(`# lienthong node configuration, written by lienthong init.
+# Every setting is shown with its default; edit and restart the node.
+
+# The node's member name in the federation.
+name: {{.Name}}
+
+api:
+  # host:port of the HTTP API. Bind to a private address in production and
+  # put TLS in front of it.
+  listen: {{.API.Listen}}
+  # Largest request body accepted, in bytes; larger requests get 413.
+  max_body_bytes: {{.API.MaxBodyBytes}}
+  # Bearer tokens, stored as SHA-256 of the token. Roles: read, write, admin
+  # (each includes the ones before it). lienthong init printed the tokens once.
+  tokens:
+{{- range .API.Tokens}}
+    - {role: {{.Role}}, sha256: {{.SHA256}}}
+{{- end}}
+
+p2p:
+  # libp2p listen addresses (used once the node joins a federation).
+  listen:
+{{- range .P2P.Listen}}
+    - {{.}}
+{{- end}}
+
+storage:
+  # Pebble block cache, in bytes.
+  cache_bytes: {{.Storage.CacheBytes}}
+
+clock:
+  # How far ahead of local time a peer's timestamp may be, in milliseconds;
+  # ops from further ahead are refused until the clocks agree.
+  max_ahead_millis: {{.Clock.MaxAheadMillis}}
+`))
+
+// writeConfig writes c to dir/lienthong.yaml with comments.
+func writeConfig(dir string, c Config) error {
+	var buf bytes.Buffer
+	if err := configTemplate.Execute(&buf, c); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, ConfigFile), buf.Bytes(), 0o600)
+}

@@ -1,0 +1,503 @@
+package data
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+
+	"github.com/lienthong/lienthong/crdt"
+	"github.com/lienthong/lienthong/node/dict"
+	"github.com/lienthong/lienthong/node/meta"
+	"github.com/lienthong/lienthong/storage"
+)
+
+// Errors returned by the engine. Check them with errors.Is; validation
+// failures also carry a *dict.Error (errors.As) naming the field and rule.
+var (
+	ErrNotFound = errors.New("data: not found")
+	ErrNotOwner = errors.New("data: not the owner")
+	ErrInvalid  = errors.New("data: invalid write")
+)
+
+// Config configures an Engine.
+type Config struct {
+	// Self is this node's member name: the origin of its ops.
+	Self string
+	// Store holds the data; Meta the federation's metadata.
+	Store *storage.Store
+	Meta  meta.Store
+	// NowMillis returns physical time in Unix milliseconds. The simulator
+	// passes its own clock.
+	NowMillis func() int64
+	// MaxClockAheadMillis bounds how far ahead of local time a remote
+	// timestamp may be; zero means 60000 (one minute).
+	MaxClockAheadMillis int64
+	Logger              *slog.Logger
+}
+
+// Engine is the data plane of one node. Its methods are safe for concurrent
+// use; writes are serialised by the store's committer.
+type Engine struct {
+	cfg Config
+	// clock is touched only inside store Update functions, which run one at
+	// a time on the committer goroutine.
+	clock *crdt.Clock
+}
+
+// New returns an engine over cfg.Store. It recovers the HLC from the heads of
+// the node's own streams so that timestamps never go backwards on restart.
+func New(cfg Config) (*Engine, error) {
+	if cfg.MaxClockAheadMillis == 0 {
+		cfg.MaxClockAheadMillis = 60_000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{cfg: cfg, clock: crdt.NewClock(cfg.MaxClockAheadMillis)}
+	heads, err := cfg.Store.Heads("")
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range heads {
+		e.clock.Observe(h.Time, h.Time.WallMillis) // never refused: its own bound is zero distance
+	}
+	return e, nil
+}
+
+// Mode says what a Write does.
+type Mode int
+
+const (
+	// Put replaces the entity's fields in the dataset: fields not given are
+	// cleared (counters are left as they are).
+	Put Mode = iota + 1
+	// Patch changes only the fields given. A set field takes an array
+	// (replace) or {"add":[...],"remove":[...]}; a counter takes a number
+	// (set to) or {"increment":n}; null clears a field.
+	Patch
+	// Delete removes the entity from the dataset (a tombstone).
+	Delete
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Put:
+		return "put"
+	case Patch:
+		return "patch"
+	case Delete:
+		return "delete"
+	}
+	return "mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// Write is one change to one entity in one dataset, as an application asks it.
+type Write struct {
+	Dataset string
+	Key     string
+	Mode    Mode
+	Fields  map[string]json.RawMessage // Put and Patch
+}
+
+// Result says where a write landed.
+type Result struct {
+	Dataset   string         `json:"dataset"`
+	Key       string         `json:"key"`
+	Origin    string         `json:"origin"`
+	Seq       uint64         `json:"seq"`
+	Time      crdt.Timestamp `json:"-"`
+	MetaIndex uint64         `json:"meta_index"`
+}
+
+// intent is a checked write, ready to become an op against the current state.
+type intent struct {
+	w      Write
+	ds     *dict.Dataset
+	typ    *meta.Type
+	index  uint64
+	fields []fieldIntent // sorted by name
+}
+
+type fieldIntent struct {
+	name  string
+	kind  crdt.Kind
+	value json.RawMessage // register value or whole set or counter target; nil clears
+	ops   bool            // set: add/remove; counter: increment
+	add   []string
+	rm    []string
+	inc   int64
+}
+
+// Write checks w against the current metadata and schema and applies it as
+// one op of this node's stream. It returns once the op is synced to disk.
+func (e *Engine) Write(ctx context.Context, w Write) (Result, error) {
+	in, err := e.check(w)
+	if err != nil {
+		return Result{}, err
+	}
+	var res Result
+	err = e.cfg.Store.Update(ctx, func(tx *storage.Txn) error {
+		var err error
+		res, err = e.apply(tx, in)
+		return err
+	})
+	return res, err
+}
+
+// WriteBatch applies many writes with one sync. All writes are checked first;
+// unless partial, the first invalid one fails the whole batch and its index is
+// reported in a *BatchError, with nothing written. With partial, valid writes
+// are applied and the invalid ones listed. A write refused only against the
+// entity's state (the delete of a missing entity) counts as invalid too.
+func (e *Engine) WriteBatch(ctx context.Context, ws []Write, partial bool) ([]Result, []BatchError, error) {
+	ins := make([]*intent, 0, len(ws))
+	pos := make([]int, 0, len(ws)) // pos[j] is the index in ws of ins[j]
+	var rejects []BatchError
+	for i, w := range ws {
+		in, err := e.check(w)
+		if err != nil {
+			if !partial {
+				return nil, nil, &BatchError{Index: i, Err: err}
+			}
+			rejects = append(rejects, BatchError{Index: i, Err: err})
+			continue
+		}
+		ins = append(ins, in)
+		pos = append(pos, i)
+	}
+	results := make([]Result, 0, len(ins))
+	var late []BatchError // writes refused against the state (delete of a missing entity, owner changed)
+	err := e.cfg.Store.Update(ctx, func(tx *storage.Txn) error {
+		results, late = results[:0], late[:0]
+		for j, in := range ins {
+			res, err := e.apply(tx, in)
+			if err != nil {
+				// apply writes nothing to tx when it fails, so a refused
+				// write can be skipped without undoing anything.
+				if !partial {
+					return &BatchError{Index: pos[j], Err: err}
+				}
+				if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrNotOwner) && !errors.Is(err, ErrInvalid) {
+					return fmt.Errorf("key %s: %w", in.w.Key, err)
+				}
+				late = append(late, BatchError{Index: pos[j], Err: err})
+				continue
+			}
+			results = append(results, res)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(late) > 0 {
+		rejects = append(rejects, late...)
+		slices.SortFunc(rejects, func(a, b BatchError) int { return a.Index - b.Index })
+	}
+	return results, rejects, nil
+}
+
+// BatchError is the failure of one write of a batch.
+type BatchError struct {
+	Index int // position in the batch
+	Err   error
+}
+
+func (b *BatchError) Error() string { return fmt.Sprintf("write %d: %v", b.Index, b.Err) }
+func (b *BatchError) Unwrap() error { return b.Err }
+
+func invalid(field, rule, format string, args ...any) error {
+	return fmt.Errorf("%w: %w", ErrInvalid, &dict.Error{Field: field, Rule: rule, Message: fmt.Sprintf(format, args...)})
+}
+
+// check validates w against the current view; everything but the state.
+func (e *Engine) check(w Write) (*intent, error) {
+	v := e.cfg.Meta.View()
+	ds := v.Dataset(w.Dataset)
+	if ds == nil {
+		return nil, fmt.Errorf("%w: dataset %q does not exist (lienthong dataset list shows the datasets)", ErrNotFound, w.Dataset)
+	}
+	if ds.Owner != e.cfg.Self {
+		return nil, fmt.Errorf("%w: dataset %s is owned by %s, not by this node (%s); write to it at %s",
+			ErrNotOwner, ds.Name, ds.Owner, e.cfg.Self, ds.Owner)
+	}
+	typ := v.Type(ds.EntityType)
+	if err := typ.Validator.Key(w.Key); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if !ds.HasKey(w.Key) {
+		return nil, invalid("", "key_prefix", "key %q is outside dataset %s, whose keys start with %q", w.Key, ds.Name, ds.KeyPrefix)
+	}
+	in := &intent{w: w, ds: ds, typ: typ, index: v.Index}
+	switch w.Mode {
+	case Delete:
+		return in, nil
+	case Put, Patch:
+	default:
+		return nil, fmt.Errorf("%w: unknown write mode %v", ErrInvalid, w.Mode)
+	}
+	if w.Mode == Patch && len(w.Fields) == 0 {
+		return nil, invalid("", "empty", "the patch changes no field; give at least one")
+	}
+	plain := make(map[string]json.RawMessage, len(w.Fields))
+	for name, raw := range w.Fields {
+		f, ok := typ.Fields[name]
+		if !ok || !ds.Covers(name) || w.Mode == Put || !isObject(raw) || (f.Type != dict.Set && f.Type != dict.Counter) {
+			plain[name] = raw
+			continue
+		}
+		fi, err := parseFieldOps(typ.Validator, name, f.Type, raw)
+		if err != nil {
+			return nil, err
+		}
+		in.fields = append(in.fields, fi)
+	}
+	if err := typ.Validator.Record(ds, plain, w.Mode == Patch); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	for name, raw := range plain {
+		fi := fieldIntent{name: name, kind: kindOf(typ.Fields[name].Type)}
+		if !isNull(raw) {
+			fi.value = raw
+		}
+		in.fields = append(in.fields, fi)
+	}
+	slices.SortFunc(in.fields, func(a, b fieldIntent) int { return cmpString(a.name, b.name) })
+	return in, nil
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// parseFieldOps parses a patch's {"add","remove"} for a set or {"increment"}
+// for a counter.
+func parseFieldOps(val *dict.Validator, name string, ft dict.FieldType, raw json.RawMessage) (fieldIntent, error) {
+	fi := fieldIntent{name: name, kind: kindOf(ft), ops: true}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if ft == dict.Set {
+		var o struct {
+			Add    []string `json:"add"`
+			Remove []string `json:"remove"`
+		}
+		if err := dec.Decode(&o); err != nil {
+			return fi, invalid(name, "type", "field %q: a set patch is {\"add\":[...],\"remove\":[...]} of strings: %v", name, err)
+		}
+		for _, el := range slices.Concat(o.Add, o.Remove) {
+			if err := val.Element(name, el); err != nil {
+				return fi, fmt.Errorf("%w: %w", ErrInvalid, err)
+			}
+		}
+		fi.add, fi.rm = sortUnique(o.Add), sortUnique(o.Remove)
+		if len(fi.add) == 0 && len(fi.rm) == 0 {
+			return fi, invalid(name, "empty", "field %q: the set patch adds and removes nothing", name)
+		}
+		return fi, nil
+	}
+	var o struct {
+		Increment json.RawMessage `json:"increment"`
+	}
+	if err := dec.Decode(&o); err != nil || o.Increment == nil {
+		return fi, invalid(name, "type", "field %q: a counter patch is {\"increment\": n} with an integer n", name)
+	}
+	if err := val.Value(name, o.Increment); err != nil {
+		return fi, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	n, err := strconv.ParseInt(string(o.Increment), 10, 64)
+	if err != nil || n == 0 {
+		return fi, invalid(name, "type", "field %q: increment must be a non-zero integer, got %s", name, o.Increment)
+	}
+	fi.inc = n
+	return fi, nil
+}
+
+func sortUnique(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return slices.Compact(s)
+}
+
+func kindOf(t dict.FieldType) crdt.Kind {
+	switch t {
+	case dict.Set:
+		return crdt.Set
+	case dict.Counter:
+		return crdt.Counter
+	}
+	return crdt.Register
+}
+
+func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
+
+func isObject(raw json.RawMessage) bool {
+	t := bytes.TrimSpace(raw)
+	return len(t) > 0 && t[0] == '{'
+}
+
+// apply turns a checked intent into an op against the entity's current state
+// and appends it. It runs on the committer goroutine.
+func (e *Engine) apply(tx *storage.Txn, in *intent) (Result, error) {
+	ds := e.cfg.Meta.View().Dataset(in.ds.Name)
+	if ds == nil || ds.Owner != e.cfg.Self {
+		return Result{}, fmt.Errorf("%w: dataset %s changed owner while the write waited; retry at its owner",
+			ErrNotOwner, in.ds.Name)
+	}
+	typ, key := in.ds.EntityType, in.w.Key
+	st, err := tx.State(typ, key, ds.Name)
+	if err != nil {
+		return Result{}, err
+	}
+	if in.w.Mode == Delete && !st.Exists() {
+		return Result{}, fmt.Errorf("%w: %s has no entity %q", ErrNotFound, ds.Name, key)
+	}
+	head, err := tx.Head(ds.Name, e.cfg.Self)
+	if err != nil {
+		return Result{}, err
+	}
+	op := &crdt.Op{
+		Dataset: ds.Name, Origin: e.cfg.Self, Seq: head.Seq + 1, Prev: head.Hash,
+		Epoch: ds.OwnerEpoch, MetaIndex: in.index, Time: e.clock.Now(e.cfg.NowMillis()),
+		Type: typ, Key: key, Delete: in.w.Mode == Delete,
+	}
+	op.Fields = e.fieldOps(in, ds, st)
+	st.Apply(op)
+	if err := checkMaxItems(in.typ, op, st); err != nil {
+		return Result{}, err
+	}
+	if _, err := tx.Append(op, st); err != nil {
+		return Result{}, err
+	}
+	return Result{Dataset: ds.Name, Key: key, Origin: op.Origin, Seq: op.Seq, Time: op.Time, MetaIndex: op.MetaIndex}, nil
+}
+
+// checkMaxItems refuses an op that adds to a set field beyond its max_items.
+// A whole set value was checked with the record, but an add patch can only
+// be checked against the state it applies to. Ops that only remove pass, so
+// that a set grown past the limit by concurrent adds elsewhere can shrink.
+func checkMaxItems(typ *meta.Type, op *crdt.Op, st *crdt.State) error {
+	for _, f := range op.Fields {
+		if f.Kind != crdt.Set || len(f.Add) == 0 {
+			continue
+		}
+		limit := typ.Fields[f.Name].MaxItems
+		if limit == nil {
+			continue
+		}
+		if n := len(st.Field(f.Name).Members()); n > *limit {
+			return invalid(f.Name, dict.RuleMaxItems, "field %q: the patch would make %d elements, more than max_items %d; remove some",
+				f.Name, n, *limit)
+		}
+	}
+	return nil
+}
+
+// fieldOps builds the op's field changes, sorted by name, from the intent and
+// the state it applies to.
+func (e *Engine) fieldOps(in *intent, ds *dict.Dataset, st *crdt.State) []crdt.FieldOp {
+	var ops []crdt.FieldOp
+	if in.w.Mode == Delete {
+		for _, name := range ds.Fields {
+			if f := st.Field(name); f != nil && f.Kind == crdt.Counter && len(f.Counts) > 0 {
+				ops = append(ops, crdt.FieldOp{Name: name, Kind: crdt.Counter, Bases: slices.Clone(f.Counts)})
+			}
+		}
+		slices.SortFunc(ops, func(a, b crdt.FieldOp) int { return cmpString(a.Name, b.Name) })
+		return ops
+	}
+	given := map[string]bool{}
+	for _, fi := range in.fields {
+		given[fi.name] = true
+		if op, ok := e.fieldOp(fi, st.Field(fi.name)); ok {
+			ops = append(ops, op)
+		}
+	}
+	if in.w.Mode == Put {
+		// Clear what the put leaves out: registers and sets; counters stay.
+		for _, name := range ds.Fields {
+			f := st.Field(name)
+			if given[name] || f == nil || !f.Present() || f.Kind == crdt.Counter {
+				continue
+			}
+			if op, ok := e.fieldOp(fieldIntent{name: name, kind: f.Kind}, f); ok {
+				ops = append(ops, op)
+			}
+		}
+	}
+	slices.SortFunc(ops, func(a, b crdt.FieldOp) int { return cmpString(a.Name, b.Name) })
+	return ops
+}
+
+// fieldOp builds the change of one field; ok is false when it changes nothing.
+func (e *Engine) fieldOp(fi fieldIntent, cur *crdt.FieldState) (crdt.FieldOp, bool) {
+	op := crdt.FieldOp{Name: fi.name, Kind: fi.kind}
+	switch fi.kind {
+	case crdt.Register:
+		op.Value = fi.value
+		return op, true
+	case crdt.Set:
+		add, rm := fi.add, fi.rm
+		if !fi.ops {
+			// Replace: remove what is there and not wanted, add what is wanted.
+			var want []string
+			if fi.value != nil {
+				json.Unmarshal(fi.value, &want) // validated
+			}
+			add = sortUnique(want)
+			if cur != nil {
+				for _, m := range cur.Members() {
+					if _, keep := slices.BinarySearch(add, m); !keep {
+						rm = append(rm, m)
+					}
+				}
+			}
+		}
+		op.Add = add
+		if cur != nil {
+			for _, v := range rm {
+				if dots := cur.Dots(v); len(dots) > 0 {
+					op.Remove = append(op.Remove, crdt.Elem{Value: v, Removes: dots})
+				}
+			}
+		}
+		return op, len(op.Add) > 0 || len(op.Remove) > 0
+	case crdt.Counter:
+		var own crdt.Count
+		var total int64
+		if cur != nil {
+			own, total = cur.Own(e.cfg.Self), cur.Total()
+		} else {
+			own.Origin = e.cfg.Self
+		}
+		inc := fi.inc
+		if !fi.ops {
+			target := int64(0)
+			if fi.value != nil {
+				target, _ = strconv.ParseInt(string(bytes.TrimSpace(fi.value)), 10, 64) // validated
+			}
+			inc = target - total
+		}
+		if inc == 0 {
+			return op, false
+		}
+		if inc > 0 {
+			own.P += uint64(inc)
+		} else {
+			own.N += uint64(-inc)
+		}
+		op.Counts = []crdt.Count{own}
+		return op, true
+	}
+	return op, false
+}

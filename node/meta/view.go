@@ -1,0 +1,181 @@
+package meta
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/lienthong/lienthong/node/dict"
+)
+
+// Errors returned by metadata writes. Check them with errors.Is; the wrapped
+// message says what was wrong and what to do.
+var (
+	ErrNotFound = errors.New("meta: not found")
+	ErrConflict = errors.New("meta: conflict")
+	ErrInvalid  = errors.New("meta: invalid")
+)
+
+// Member is an admitted node.
+type Member struct {
+	Name   string `json:"name"`
+	Role   string `json:"role"` // "seed" or "member"
+	PeerID string `json:"peer_id"`
+}
+
+// Type is an entity type with its compiled validator.
+type Type struct {
+	*dict.EntityType
+	Validator *dict.Validator
+}
+
+// View is the metadata at one index. A View is immutable: share it freely
+// across goroutines and never modify what its methods return.
+type View struct {
+	Index    uint64
+	members  map[string]*Member
+	types    map[string]*Type
+	datasets map[string]*dict.Dataset
+}
+
+// EmptyView returns the view before any metadata was written.
+func EmptyView() *View {
+	return &View{members: map[string]*Member{}, types: map[string]*Type{}, datasets: map[string]*dict.Dataset{}}
+}
+
+// Member returns the named member, or nil.
+func (v *View) Member(name string) *Member { return v.members[name] }
+
+// Members returns every member sorted by name.
+func (v *View) Members() []*Member { return sortedValues(v.members) }
+
+// Type returns the named entity type, or nil.
+func (v *View) Type(name string) *Type { return v.types[name] }
+
+// Types returns every entity type sorted by name.
+func (v *View) Types() []*Type { return sortedValues(v.types) }
+
+// Dataset returns the named dataset, or nil.
+func (v *View) Dataset(name string) *dict.Dataset { return v.datasets[name] }
+
+// Datasets returns every dataset sorted by name.
+func (v *View) Datasets() []*dict.Dataset { return sortedValues(v.datasets) }
+
+// DatasetsOf returns the datasets of entity type typ sorted by name.
+func (v *View) DatasetsOf(typ string) []*dict.Dataset {
+	var out []*dict.Dataset
+	for _, d := range v.Datasets() {
+		if d.EntityType == typ {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+func sortedValues[V any](m map[string]V) []V {
+	out := make([]V, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, m[k])
+	}
+	return out
+}
+
+func (v *View) clone() *View {
+	return &View{Index: v.Index + 1, members: maps.Clone(v.members), types: maps.Clone(v.types), datasets: maps.Clone(v.datasets)}
+}
+
+// WithMember returns the view after adding or replacing member m.
+func (v *View) WithMember(m Member) (*View, error) {
+	if !dict.ValidMemberName(m.Name) {
+		return nil, fmt.Errorf("%w: member name %q: use 1-63 lowercase letters, digits, '-' or '_'", ErrInvalid, m.Name)
+	}
+	if m.Role != "seed" && m.Role != "member" {
+		return nil, fmt.Errorf("%w: member %s: role %q must be seed or member", ErrInvalid, m.Name, m.Role)
+	}
+	n := v.clone()
+	n.members[m.Name] = &m
+	return n, nil
+}
+
+// WithType returns the view after putting entity type t. A new type is
+// checked for well-formedness; a replacement must be Compatible with the
+// current version, and must keep every field that a dataset covers.
+func (v *View) WithType(t *dict.EntityType) (*View, error) {
+	if err := t.Check(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	if prev := v.types[t.Name]; prev != nil {
+		if err := dict.Compatible(prev.EntityType, t); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrConflict, err)
+		}
+		for _, d := range v.DatasetsOf(t.Name) {
+			if err := d.Check(t); err != nil {
+				return nil, fmt.Errorf("%w: dataset %s no longer fits entity type %s version %d: %w",
+					ErrConflict, d.Name, t.Name, t.Version, err)
+			}
+		}
+	}
+	val, err := dict.Compile(t)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	n := v.clone()
+	n.types[t.Name] = &Type{EntityType: t, Validator: val}
+	return n, nil
+}
+
+// WithDataset returns the view after creating dataset d. Its entity type
+// must exist, its owner and readers must be members, and it must not overlap
+// another dataset. Re-creating an identical dataset is allowed (idempotent);
+// changing an existing one is a conflict.
+func (v *View) WithDataset(d *dict.Dataset) (*View, error) {
+	t := v.types[d.EntityType]
+	if t == nil {
+		return nil, fmt.Errorf("%w: dataset %s: entity type %q does not exist; put its schema first",
+			ErrInvalid, d.Name, d.EntityType)
+	}
+	if err := d.Check(t.EntityType); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	for _, name := range append([]string{d.Owner}, d.Readers...) {
+		if v.members[name] == nil {
+			return nil, fmt.Errorf("%w: dataset %s: %q is not a member of the federation (members: %s)",
+				ErrInvalid, d.Name, name, memberNames(v))
+		}
+	}
+	if prev := v.datasets[d.Name]; prev != nil {
+		if equalDatasets(prev, d) {
+			return v, nil
+		}
+		return nil, fmt.Errorf("%w: dataset %s already exists with a different definition; "+
+			"datasets are not edited in place (transfer, grant and revoke change owner and readers)", ErrConflict, d.Name)
+	}
+	for _, o := range v.datasets {
+		if dict.Overlaps(o, d) {
+			return nil, fmt.Errorf("%w: dataset %s overlaps dataset %s: both cover a field of %s for some keys; "+
+				"give them disjoint fields or disjoint key prefixes", ErrConflict, d.Name, o.Name, d.EntityType)
+		}
+	}
+	n := v.clone()
+	dc := *d
+	if dc.OwnerEpoch == 0 {
+		dc.OwnerEpoch = 1
+	}
+	n.datasets[d.Name] = &dc
+	return n, nil
+}
+
+func memberNames(v *View) string {
+	names := slices.Sorted(maps.Keys(v.members))
+	if len(names) == 0 {
+		return "none"
+	}
+	return fmt.Sprint(names)
+}
+
+func equalDatasets(a, b *dict.Dataset) bool {
+	return a.Name == b.Name && a.EntityType == b.EntityType && slices.Equal(a.Fields, b.Fields) &&
+		a.KeyPrefix == b.KeyPrefix && a.Owner == b.Owner && slices.Equal(a.Readers, b.Readers) &&
+		(b.OwnerEpoch == 0 || a.OwnerEpoch == b.OwnerEpoch)
+}

@@ -1,0 +1,204 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/lienthong/lienthong/node/api"
+	"github.com/lienthong/lienthong/node/data"
+	"github.com/lienthong/lienthong/node/meta"
+	"github.com/lienthong/lienthong/storage"
+)
+
+// Version is the build's version, set by the linker (-X).
+var Version = "dev"
+
+// Options are the parts of a node that tests and the simulator replace.
+type Options struct {
+	// FS holds the data directory; nil means the operating system's.
+	FS vfs.FS
+	// NowMillis is the physical clock in Unix milliseconds; nil means time.Now.
+	NowMillis func() int64
+	// Logger; nil discards.
+	Logger *slog.Logger
+}
+
+// Node is one running lienthong node.
+type Node struct {
+	cfg      Config
+	peerID   string
+	logger   *slog.Logger
+	store    *storage.Store
+	meta     meta.Store
+	engine   *data.Engine
+	handler  http.Handler
+	registry *prometheus.Registry
+	started  time.Time
+}
+
+// New opens the node described by cfg: its identity, its store, its
+// metadata and data plane, and the API handler. Call Close when done.
+func New(cfg Config, opts Options) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.NowMillis == nil {
+		opts.NowMillis = func() int64 { return time.Now().UnixMilli() }
+	}
+	_, id, err := LoadIdentity(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := storage.Open(storage.Options{
+		Dir: filepath.Join(cfg.Dir, DataDir), FS: opts.FS, CacheBytes: cfg.Storage.CacheBytes, Logger: opts.Logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, peerID: id.String(), logger: opts.Logger, store: st, started: time.Now()}
+	ctx := context.Background()
+	n.meta, err = meta.OpenLocal(ctx, st, meta.Member{Name: cfg.Name, Role: "seed", PeerID: n.peerID})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	n.engine, err = data.New(data.Config{
+		Self: cfg.Name, Store: st, Meta: n.meta, NowMillis: opts.NowMillis,
+		MaxClockAheadMillis: cfg.Clock.MaxAheadMillis, Logger: opts.Logger,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	n.registry = prometheus.NewRegistry()
+	n.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lienthong_storage_changes", Help: "Durable entries in the change feed.",
+		}, func() float64 { return float64(st.Durable()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "lienthong_meta_index", Help: "Metadata index applied on this node.",
+		}, func() float64 { return float64(n.meta.View().Index) }))
+	n.handler = api.New(api.Config{
+		Engine: n.engine, Meta: n.meta, Tokens: api.NewTokens(cfg.API.Tokens),
+		MaxBodyBytes: cfg.API.MaxBodyBytes, Status: func() any { return n.Status() },
+		Registry: n.registry, Logger: opts.Logger,
+	})
+	return n, nil
+}
+
+// Engine returns the node's data plane.
+func (n *Node) Engine() *data.Engine { return n.engine }
+
+// Meta returns the node's metadata.
+func (n *Node) Meta() meta.Store { return n.meta }
+
+// Handler returns the HTTP API.
+func (n *Node) Handler() http.Handler { return n.handler }
+
+// PeerID returns the node's libp2p peer ID.
+func (n *Node) PeerID() string { return n.peerID }
+
+// Serve serves the API on l until ctx ends, then shuts down gracefully.
+func (n *Node) Serve(ctx context.Context, l net.Listener) error {
+	srv := &http.Server{Handler: n.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(n.logger.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	n.logger.Info("api listening", "addr", l.Addr().String(), "name", n.cfg.Name, "peer_id", n.peerID)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Listen opens the API's configured listener.
+func (n *Node) Listen() (net.Listener, error) {
+	l, err := net.Listen("tcp", n.cfg.API.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("api: listen on %s: %w (is another node running? change api.listen in %s)",
+			n.cfg.API.Listen, err, filepath.Join(n.cfg.Dir, ConfigFile))
+	}
+	return l, nil
+}
+
+// Close closes the store. Call it after Serve returned.
+func (n *Node) Close() error { return n.store.Close() }
+
+// Status is the body of GET /v1/status.
+type Status struct {
+	Name          string          `json:"name"`
+	PeerID        string          `json:"peer_id"`
+	Version       string          `json:"version"`
+	UptimeSeconds int64           `json:"uptime_seconds"`
+	MetaIndex     uint64          `json:"meta_index"`
+	Changes       uint64          `json:"changes"`
+	Datasets      []DatasetStatus `json:"datasets"`
+}
+
+// DatasetStatus is one dataset as this node holds it.
+type DatasetStatus struct {
+	Name       string         `json:"name"`
+	EntityType string         `json:"entity_type"`
+	Owner      string         `json:"owner"`
+	OwnerEpoch uint64         `json:"owner_epoch"`
+	Role       string         `json:"role"` // owner, reader or none
+	Streams    []StreamStatus `json:"streams"`
+}
+
+// StreamStatus is the head of one stream held here.
+type StreamStatus struct {
+	Origin string `json:"origin"`
+	Seq    uint64 `json:"seq"`
+}
+
+// Status reports the node's state.
+func (n *Node) Status() Status {
+	v := n.meta.View()
+	s := Status{Name: n.cfg.Name, PeerID: n.peerID, Version: Version, MetaIndex: v.Index,
+		UptimeSeconds: int64(time.Since(n.started).Seconds()), Changes: n.store.Durable(), Datasets: []DatasetStatus{}}
+	heads, err := n.store.Heads("")
+	if err != nil {
+		n.logger.Error("status: read heads", "err", err)
+	}
+	for _, d := range v.Datasets() {
+		ds := DatasetStatus{Name: d.Name, EntityType: d.EntityType, Owner: d.Owner, OwnerEpoch: d.OwnerEpoch, Role: "none", Streams: []StreamStatus{}}
+		switch {
+		case d.Owner == n.cfg.Name:
+			ds.Role = "owner"
+		case d.CanRead(n.cfg.Name):
+			ds.Role = "reader"
+		}
+		for st, h := range heads {
+			if st.Dataset == d.Name {
+				ds.Streams = append(ds.Streams, StreamStatus{Origin: st.Origin, Seq: h.Seq})
+			}
+		}
+		slices.SortFunc(ds.Streams, func(a, b StreamStatus) int { return strings.Compare(a.Origin, b.Origin) })
+		s.Datasets = append(s.Datasets, ds)
+	}
+	return s
+}
