@@ -39,7 +39,7 @@ func decodeBody(r *http.Request, v any, strict bool) error {
 		}
 		return badRequest("%v", err)
 	}
-	if dec.More() {
+	if rest := bytes.TrimSpace(b[dec.InputOffset():]); len(rest) > 0 {
 		return badRequest("trailing data after the JSON value at byte %d", dec.InputOffset())
 	}
 	return nil

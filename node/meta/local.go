@@ -19,6 +19,7 @@ import (
 // concurrent use.
 type Store interface {
 	View() *View
+	PutMember(ctx context.Context, m Member) (*View, error)
 	PutType(ctx context.Context, t *dict.EntityType) (*View, error)
 	PutDataset(ctx context.Context, d *dict.Dataset) (*View, error)
 }
@@ -88,19 +89,25 @@ func OpenLocal(ctx context.Context, st *storage.Store, self Member) (*Local, err
 	}
 	l := &Local{st: st}
 	l.view.Store(v)
-	if m := v.Member(self.Name); m == nil || *m != self {
-		if _, err := l.write(ctx, keyMemberPrefix+self.Name, func(v *View) (*View, any, error) {
-			n, err := v.WithMember(self)
-			return n, self, err
-		}); err != nil {
-			return nil, err
-		}
+	if _, err := l.PutMember(ctx, self); err != nil {
+		return nil, err
 	}
 	return l, nil
 }
 
 // View returns the current metadata.
 func (l *Local) View() *View { return l.view.Load() }
+
+// PutMember admits member m or updates it.
+func (l *Local) PutMember(ctx context.Context, m Member) (*View, error) {
+	return l.write(ctx, keyMemberPrefix+m.Name, func(v *View) (*View, any, error) {
+		if cur := v.Member(m.Name); cur != nil && *cur == m {
+			return v, nil, nil
+		}
+		n, err := v.WithMember(m)
+		return n, m, err
+	})
+}
 
 // PutType adds entity type t or replaces it by a compatible version.
 func (l *Local) PutType(ctx context.Context, t *dict.EntityType) (*View, error) {

@@ -1,0 +1,288 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/lienthong/lienthong/docs/examples"
+	"github.com/lienthong/lienthong/node"
+	"github.com/lienthong/lienthong/node/api"
+	"github.com/lienthong/lienthong/node/meta"
+)
+
+// testNode is a real node (Pebble on disk) behind an httptest server, with
+// the sample dictionary; population.identity and health.insurance are owned
+// by the node, land.79 by another member, "moh".
+type testNode struct {
+	t      *testing.T
+	n      *node.Node
+	srv    *httptest.Server
+	tokens *node.InitResult
+}
+
+func newTestNode(t *testing.T) *testNode {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := node.DefaultConfig("mps")
+	cfg.API.MaxBodyBytes = 64 << 10
+	res, err := node.Init(dir, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = node.LoadConfig(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.New(cfg, node.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := n.Meta().PutMember(ctx, meta.Member{Name: "moh", Role: "member", PeerID: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	types, _ := examples.EntityTypes()
+	for _, ty := range types {
+		if _, err := n.Meta().PutType(ctx, ty); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dss, _ := examples.Datasets()
+	for _, d := range dss {
+		d.Owner, d.Readers = "mps", nil
+		if d.Name == "land.79" {
+			d.Owner = "moh"
+		}
+		if _, err := n.Meta().PutDataset(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(n.Handler())
+	t.Cleanup(func() { srv.Close(); n.Close() })
+	return &testNode{t: t, n: n, srv: srv, tokens: res}
+}
+
+// do sends a request with the admin token unless token is given.
+func (tn *testNode) do(method, path, body string, token ...string) (int, []byte) {
+	tn.t.Helper()
+	req, _ := http.NewRequest(method, tn.srv.URL+path, strings.NewReader(body))
+	tok := tn.tokens.AdminToken
+	if len(token) > 0 {
+		tok = token[0]
+	}
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tn.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// snapshot is what a rejected request must leave unchanged.
+func (tn *testNode) snapshot() string {
+	tn.t.Helper()
+	st := tn.n.Status()
+	_, ent := tn.do("GET", "/v1/entities/citizen/079090000001", "")
+	return fmt.Sprintf("changes=%d meta=%d entity=%s", st.Changes, st.MetaIndex, ent)
+}
+
+const goodCitizen = `{"full_name":"Trần Thị Bình","birth_date":"1990-02-03","sex":"female","birth_province":"79"}`
+
+func TestRejectedRequestsChangeNothing(t *testing.T) {
+	tn := newTestNode(t)
+	if code, b := tn.do("PUT", "/v1/datasets/population.identity/entities/079090000001", goodCitizen); code != 200 {
+		t.Fatalf("good write: %d %s", code, b)
+	}
+	big := `{"full_name":"` + strings.Repeat("a", 70<<10) + `"}`
+	tests := []struct {
+		name, method, path, body, token string
+		status                          int
+		code, field, rule, msg          string
+	}{
+		{name: "malformed JSON", method: "PUT", path: "/v1/datasets/population.identity/entities/079090000001",
+			body: `{"full_name": "x",`, status: 400, code: "bad_json", msg: "malformed JSON"},
+		{name: "trailing garbage", method: "PUT", path: "/v1/datasets/population.identity/entities/079090000001",
+			body: goodCitizen + `}`, status: 400, code: "bad_request", msg: "trailing data"},
+		{name: "not an object", method: "PUT", path: "/v1/datasets/population.identity/entities/079090000001",
+			body: `["x"]`, status: 400, code: "bad_request", msg: "JSON object"},
+		{name: "empty body", method: "PATCH", path: "/v1/datasets/population.identity/entities/079090000001",
+			body: ``, status: 400, code: "bad_request", msg: "empty body"},
+		{name: "bad date", method: "PUT", path: "/v1/datasets/population.identity/entities/079090000001",
+			body: strings.Replace(goodCitizen, "1990-02-03", "1990-02-30", 1), status: 400, code: "invalid", field: "birth_date", rule: "date"},
+		{name: "enum", method: "PATCH", path: "/v1/datasets/population.identity/entities/079090000001",
+			body: `{"sex":"x"}`, status: 400, code: "invalid", field: "sex", rule: "enum"},
+		{name: "missing required", method: "PUT", path: "/v1/datasets/population.identity/entities/079090000001",
+			body: `{"full_name":"A"}`, status: 400, code: "invalid", field: "birth_date", rule: "required"},
+		{name: "unknown field", method: "PATCH", path: "/v1/datasets/population.identity/entities/079090000001",
+			body: `{"nickname":"A"}`, status: 400, code: "invalid", field: "nickname", rule: "unknown_field"},
+		{name: "field of another dataset", method: "PATCH", path: "/v1/datasets/population.identity/entities/079090000001",
+			body: `{"insurance_number":"DN4790123456789"}`, status: 400, code: "invalid", field: "insurance_number", rule: "not_in_dataset"},
+		{name: "bad key", method: "PUT", path: "/v1/datasets/population.identity/entities/12345",
+			body: goodCitizen, status: 400, code: "invalid", rule: "key_pattern"},
+		{name: "key outside prefix", method: "PUT", path: "/v1/datasets/land.01/entities/79-00001-1-1",
+			body: `{}`, status: 400, code: "invalid", rule: "key_prefix"},
+		{name: "wrong owner", method: "PUT", path: "/v1/datasets/land.79/entities/79-00001-1-1",
+			body: `{"commune_code":"00001","area_m2":"10","land_use":"forest"}`, status: 403, code: "not_owner", msg: "owned by moh"},
+		{name: "unknown dataset", method: "PUT", path: "/v1/datasets/nope/entities/079090000001",
+			body: goodCitizen, status: 404, code: "not_found", msg: `"nope"`},
+		{name: "delete missing entity", method: "DELETE", path: "/v1/datasets/population.identity/entities/079090000002",
+			status: 404, code: "not_found"},
+		{name: "oversized body", method: "PUT", path: "/v1/datasets/population.identity/entities/079090000001",
+			body: big, status: 413, code: "too_large"},
+		{name: "no token", method: "PUT", path: "/v1/datasets/population.identity/entities/079090000001",
+			body: goodCitizen, token: "-", status: 401, code: "unauthorized"},
+		{name: "bad token", method: "GET", path: "/v1/status", token: "lt_admin_nope", status: 401, code: "unauthorized"},
+		{name: "read token writes", method: "PUT", path: "/v1/datasets/population.identity/entities/079090000001",
+			body: goodCitizen, token: "read", status: 403, code: "forbidden", msg: "write role"},
+		{name: "write token changes schema", method: "PUT", path: "/v1/schemas/citizen",
+			body: `{}`, token: "write", status: 403, code: "forbidden", msg: "admin role"},
+		{name: "incompatible schema", method: "PUT", path: "/v1/schemas/citizen",
+			body: `{"name":"citizen","version":1,"key":{"pattern":"^[0-9]{12}$"},"fields":{"full_name":{"type":"integer"}}}`,
+			status: 409, code: "conflict", msg: "version"},
+		{name: "schema name mismatch", method: "PUT", path: "/v1/schemas/other",
+			body: `{"name":"citizen","version":2,"key":{"pattern":"^[0-9]{12}$"},"fields":{"a":{"type":"string"}}}`,
+			status: 400, code: "bad_request"},
+		{name: "malformed schema", method: "PUT", path: "/v1/schemas/citizen", body: `{"name":`, status: 400, code: "invalid"},
+		{name: "overlapping dataset", method: "PUT", path: "/v1/datasets/population.extra",
+			body: `{"name":"population.extra","entity_type":"citizen","fields":["full_name"],"owner":"mps"}`,
+			status: 409, code: "conflict", msg: "overlaps"},
+		{name: "dataset of unknown member", method: "PUT", path: "/v1/datasets/x.y",
+			body: `{"name":"x.y","entity_type":"commune","fields":["name"],"key_prefix":"9","owner":"hanoi"}`,
+			status: 400, code: "invalid", msg: "not a member"},
+		{name: "batch with one bad record", method: "POST", path: "/v1/datasets/population.identity/batch",
+			body: `{"records":[{"key":"079090000003","fields":` + goodCitizen + `},{"key":"079090000004","fields":{"full_name":"A"}}]}`,
+			status: 400, code: "invalid", field: "birth_date", rule: "required"},
+		{name: "batch unknown member", method: "POST", path: "/v1/datasets/population.identity/batch",
+			body: `{"rows":[]}`, status: 400, code: "bad_request", msg: "unknown field"},
+		{name: "unknown route", method: "GET", path: "/v2/x", status: 404, code: "not_found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := tn.snapshot()
+			var tok []string
+			switch tt.token {
+			case "-":
+				tok = []string{""}
+			case "read":
+				tok = []string{tn.tokens.ReadToken}
+			case "write":
+				tok = []string{tn.tokens.WriteToken}
+			case "":
+			default:
+				tok = []string{tt.token}
+			}
+			code, b := tn.do(tt.method, tt.path, tt.body, tok...)
+			if code != tt.status {
+				t.Fatalf("status %d, want %d: %s", code, tt.status, b)
+			}
+			var eb api.ErrorBody
+			if err := json.Unmarshal(b, &eb); err != nil {
+				t.Fatalf("error body %q: %v", b, err)
+			}
+			e := eb.Error
+			if e.Code != tt.code || e.Field != tt.field || e.Rule != tt.rule || e.Message == "" ||
+				!strings.Contains(e.Message, tt.msg) {
+				t.Fatalf("error %+v, want code %q field %q rule %q message containing %q", e, tt.code, tt.field, tt.rule, tt.msg)
+			}
+			if after := tn.snapshot(); after != before {
+				t.Fatalf("a rejected request changed the node:\nbefore %s\nafter  %s", before, after)
+			}
+		})
+	}
+}
+
+func TestBatchIndexAndPartial(t *testing.T) {
+	tn := newTestNode(t)
+	recs := `[{"key":"079090000011","fields":` + goodCitizen + `},{"key":"079090000012","fields":{"full_name":"A"}},{"key":"079090000013","fields":` + goodCitizen + `}]`
+	code, b := tn.do("POST", "/v1/datasets/population.identity/batch", `{"records":`+recs+`}`)
+	var eb api.ErrorBody
+	json.Unmarshal(b, &eb)
+	if code != 400 || eb.Error.Index == nil || *eb.Error.Index != 1 {
+		t.Fatalf("all-or-nothing batch: %d %s, want 400 with index 1", code, b)
+	}
+	code, b = tn.do("POST", "/v1/datasets/population.identity/batch", `{"partial":true,"records":`+recs+`}`)
+	var br api.BatchResponse
+	json.Unmarshal(b, &br)
+	if code != 200 || br.Written != 2 || len(br.Rejects) != 1 || br.Rejects[0].Index != 1 || br.Rejects[0].Error.Rule != "required" {
+		t.Fatalf("partial batch: %d %s", code, b)
+	}
+	if code, _ := tn.do("GET", "/v1/entities/citizen/079090000013", ""); code != 200 {
+		t.Fatalf("record after the reject not written: %d", code)
+	}
+}
+
+func TestReadsAndChanges(t *testing.T) {
+	tn := newTestNode(t)
+	tn.do("PUT", "/v1/datasets/population.identity/entities/079090000001", goodCitizen)
+	tn.do("PUT", "/v1/datasets/health.insurance/entities/079090000001", `{"insurance_number":"DN4790123456789","clinic_visits":2}`)
+	tn.do("PATCH", "/v1/datasets/health.insurance/entities/079090000001", `{"clinic_visits":{"increment":3}}`)
+	code, b := tn.do("GET", "/v1/entities/citizen/079090000001?provenance=true", "", tn.tokens.ReadToken)
+	var ent struct {
+		Fields     map[string]json.RawMessage
+		Datasets   []string
+		Provenance map[string]struct{ Dataset, Origin string }
+	}
+	json.Unmarshal(b, &ent)
+	if code != 200 || string(ent.Fields["clinic_visits"]) != "5" || string(ent.Fields["full_name"]) != `"Trần Thị Bình"` ||
+		len(ent.Datasets) != 2 || ent.Provenance["full_name"].Dataset != "population.identity" || ent.Provenance["full_name"].Origin != "mps" {
+		t.Fatalf("merged entity: %d %s", code, b)
+	}
+	code, b = tn.do("GET", "/v1/changes?since=1", "")
+	var page api.ChangesPage
+	json.Unmarshal(b, &page)
+	if code != 200 || len(page.Changes) != 2 || page.Changes[0].Cursor != 2 || page.Next != 3 || page.Changes[1].Origin != "mps" {
+		t.Fatalf("changes since 1: %d %s", code, b)
+	}
+	code, b = tn.do("GET", "/v1/entities/citizen?limit=1", "")
+	if code != 200 || !bytes.Contains(b, []byte(`"items":[{`)) {
+		t.Fatalf("listing: %d %s", code, b)
+	}
+	if code, b := tn.do("GET", "/healthz", "", ""); code != 200 {
+		t.Fatalf("healthz without a token: %d %s", code, b)
+	}
+	if code, b := tn.do("GET", "/metrics", ""); code != 200 || !bytes.Contains(b, []byte("lienthong_api_requests_total")) {
+		t.Fatalf("metrics: %d", code)
+	}
+}
+
+func TestChangesFollow(t *testing.T) {
+	tn := newTestNode(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", tn.srv.URL+"/v1/changes", nil)
+	req.Header.Set("Authorization", "Bearer "+tn.tokens.ReadToken)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q", ct)
+	}
+	// The write happens after the stream is open: the event must arrive live.
+	tn.do("PUT", "/v1/datasets/population.identity/entities/079090000001", goodCitizen)
+	buf := make([]byte, 4096)
+	var got []byte
+	for !bytes.Contains(got, []byte("\n\n")) {
+		n, err := resp.Body.Read(buf)
+		if err != nil {
+			t.Fatalf("read event: %v (got %q)", err, got)
+		}
+		got = append(got, buf[:n]...)
+	}
+	if !bytes.HasPrefix(got, []byte("id: 1\nevent: change\ndata: {")) || !bytes.Contains(got, []byte(`"key":"079090000001"`)) {
+		t.Fatalf("event %q", got)
+	}
+}
