@@ -449,19 +449,37 @@ func (e *Engine) fieldOp(fi fieldIntent, cur *crdt.FieldState) (crdt.FieldOp, bo
 	case crdt.Set:
 		add, rm := fi.add, fi.rm
 		if !fi.ops {
-			// Replace: remove what is there and not wanted, add what is wanted.
+			// Replace: add what is wanted and absent, remove what is present
+			// and unwanted; elements kept keep their dots, so an unchanged set
+			// writes nothing and leaves no tombstones.
 			var want []string
 			if fi.value != nil {
 				json.Unmarshal(fi.value, &want) // validated
 			}
-			add = sortUnique(want)
+			want = sortUnique(want)
+			var have []string
 			if cur != nil {
-				for _, m := range cur.Members() {
-					if _, keep := slices.BinarySearch(add, m); !keep {
-						rm = append(rm, m)
-					}
+				have = cur.Members()
+			}
+			add = nil
+			for _, v := range want {
+				if _, ok := slices.BinarySearch(have, v); !ok {
+					add = append(add, v)
 				}
 			}
+			for _, m := range have {
+				if _, keep := slices.BinarySearch(want, m); !keep {
+					rm = append(rm, m)
+				}
+			}
+		}
+		if fi.ops && cur != nil {
+			// Adding a present element would only add a dot.
+			have := cur.Members()
+			add = slices.DeleteFunc(slices.Clone(add), func(v string) bool {
+				_, ok := slices.BinarySearch(have, v)
+				return ok
+			})
 		}
 		op.Add = add
 		if cur != nil {
