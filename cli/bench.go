@@ -1,0 +1,326 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/lienthong/lienthong/docs/examples"
+	"github.com/lienthong/lienthong/node/data"
+	"github.com/lienthong/lienthong/node/dict"
+	"github.com/lienthong/lienthong/node/meta"
+	"github.com/lienthong/lienthong/sim/gen"
+	"github.com/lienthong/lienthong/storage"
+)
+
+func init() {
+	register(&command{
+		name:  "bench write",
+		args:  "",
+		short: "measure single-record writes/s on this disk, next to raw Pebble (no node needed)",
+		run:   runBenchWrite,
+	})
+}
+
+// benchDataset is the dataset bench writes: the sample population.identity,
+// owned by the bench's own member.
+const (
+	benchDataset = "population.identity"
+	benchMember  = "bench"
+)
+
+type benchRow struct {
+	Writers   int       `json:"writers"`
+	Lienthong []float64 `json:"lienthong_writes_per_s"` // one per run
+	Pebble    []float64 `json:"pebble_writes_per_s"`
+	LtMedian  float64   `json:"lienthong_median"`
+	PbMedian  float64   `json:"pebble_median"`
+	Ratio     float64   `json:"ratio"` // LtMedian / PbMedian
+}
+
+func runBenchWrite(ctx context.Context, std *IO, args []string) error {
+	var (
+		dir, writersFlag string
+		count, runs      int
+		asJSON           bool
+	)
+	fs := newFlags(std, "bench write", "")
+	fs.StringVar(&dir, "dir", "", "directory on the disk to measure (default: a temporary directory, removed after)")
+	fs.IntVar(&count, "count", 20000, "writes per run, shared by the writers")
+	fs.StringVar(&writersFlag, "writers", "1,8,64", "comma-separated numbers of concurrent writers")
+	fs.IntVar(&runs, "runs", 3, "runs per figure; the table shows the median, min and max")
+	fs.BoolVar(&asJSON, "json", false, "print the raw figures as JSON")
+	if _, err := parseFlags(fs, args, 0, 0); err != nil {
+		return helpRequested(fs, err)
+	}
+	if count < 1 {
+		return usagef("--count %d: want at least 1", count)
+	}
+	if runs < 1 {
+		return usagef("--runs %d: want at least 1", runs)
+	}
+	var writers []int
+	for _, s := range strings.Split(writersFlag, ",") {
+		w, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || w < 1 {
+			return usagef("--writers %q: want comma-separated positive numbers, e.g. 1,8,64", writersFlag)
+		}
+		writers = append(writers, w)
+	}
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "lienthong-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	recs, err := benchRecords(count)
+	if err != nil {
+		return err
+	}
+
+	rows := make([]benchRow, 0, len(writers))
+	for _, w := range writers {
+		row := benchRow{Writers: w}
+		for r := 1; r <= runs; r++ {
+			fmt.Fprintf(std.Err, "writers %d, run %d/%d...\n", w, r, runs)
+			// Fresh directories each run, so that every run writes new keys
+			// into an empty database on both sides.
+			sub := fmt.Sprintf("w%d-r%d", w, r)
+			lt, err := benchWriteRecords(ctx, filepath.Join(dir, "lt-"+sub), w, recs)
+			if err != nil {
+				return err
+			}
+			pb, err := benchPebbleRecords(ctx, filepath.Join(dir, "pebble-"+sub), w, recs)
+			if err != nil {
+				return err
+			}
+			row.Lienthong = append(row.Lienthong, lt)
+			row.Pebble = append(row.Pebble, pb)
+		}
+		row.LtMedian, row.PbMedian = benchMedian(row.Lienthong), benchMedian(row.Pebble)
+		if row.PbMedian > 0 {
+			row.Ratio = row.LtMedian / row.PbMedian
+		}
+		rows = append(rows, row)
+	}
+
+	if asJSON {
+		return printJSON(std.Out, map[string]any{"count": count, "runs": runs, "dir": dir, "results": rows})
+	}
+	fmt.Fprintf(std.Out, "%d single-record synced writes per run, median of %d runs (min–max), in %s\n", count, runs, dir)
+	tw := tabwriter.NewWriter(std.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "writers\tlienthong writes/s\t(min–max)\traw pebble writes/s\t(min–max)\tratio\t")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%d\t%.0f\t(%.0f–%.0f)\t%.0f\t(%.0f–%.0f)\t%.2f\t\n", r.Writers,
+			r.LtMedian, slices.Min(r.Lienthong), slices.Max(r.Lienthong),
+			r.PbMedian, slices.Min(r.Pebble), slices.Max(r.Pebble), r.Ratio)
+	}
+	return tw.Flush()
+}
+
+func benchMedian(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// benchRecord is one write of the bench: a citizen projected to the
+// dataset's fields, and the same record's JSON as raw Pebble's value.
+type benchRecord struct {
+	key    string
+	fields map[string]json.RawMessage
+	value  []byte
+}
+
+// benchSchema returns the sample citizen type and the bench's dataset.
+func benchSchema() (*dict.EntityType, *dict.Dataset, error) {
+	types, err := examples.EntityTypes()
+	if err != nil {
+		return nil, nil, err
+	}
+	dss, err := examples.Datasets()
+	if err != nil {
+		return nil, nil, err
+	}
+	var typ *dict.EntityType
+	for _, t := range types {
+		if t.Name == gen.KindCitizen {
+			typ = t
+		}
+	}
+	var ds *dict.Dataset
+	for _, d := range dss {
+		if d.Name == benchDataset {
+			ds = d
+		}
+	}
+	if typ == nil || ds == nil {
+		return nil, nil, errors.New("bench: the sample dictionary lacks the citizen type or " + benchDataset)
+	}
+	ds.Owner, ds.OwnerEpoch, ds.Readers = benchMember, 0, nil
+	return typ, ds, nil
+}
+
+// benchRecords returns the first n citizens of seed 1, projected to the
+// bench dataset's fields.
+func benchRecords(n int) ([]benchRecord, error) {
+	_, ds, err := benchSchema()
+	if err != nil {
+		return nil, err
+	}
+	g, err := gen.New(gen.KindCitizen, 1)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]benchRecord, n)
+	for i := range out {
+		r := g.Next()
+		r.Fields = slices.DeleteFunc(r.Fields, func(f gen.Field) bool { return !ds.Covers(f.Name) })
+		line := r.AppendJSON(nil)
+		var rec struct {
+			Fields map[string]json.RawMessage `json:"fields"`
+		}
+		if err := json.Unmarshal(line, &rec); err != nil {
+			return nil, fmt.Errorf("bench: generated record %d: %w", i, err)
+		}
+		out[i] = benchRecord{key: r.Key, fields: rec.Fields, value: line}
+	}
+	return out, nil
+}
+
+// benchWrite measures lienthong's single-record writes per second: it
+// creates a node store in dir (which must not hold one), and writers
+// goroutines share n Engine.Write calls, each a Put of one citizen with its
+// own key, synced before it returns. Setup is not timed. Usable from a Go
+// benchmark.
+func benchWrite(ctx context.Context, dir string, writers, n int) (float64, error) {
+	recs, err := benchRecords(n)
+	if err != nil {
+		return 0, err
+	}
+	return benchWriteRecords(ctx, dir, writers, recs)
+}
+
+// benchPebble is the reference for benchWrite: the same writers commit
+// one-key batches with pebble.Sync into a fresh raw Pebble in dir, the key
+// the record's key and the value its JSON.
+func benchPebble(ctx context.Context, dir string, writers, n int) (float64, error) {
+	recs, err := benchRecords(n)
+	if err != nil {
+		return 0, err
+	}
+	return benchPebbleRecords(ctx, dir, writers, recs)
+}
+
+func benchWriteRecords(ctx context.Context, dir string, writers int, recs []benchRecord) (wps float64, err error) {
+	typ, ds, err := benchSchema()
+	if err != nil {
+		return 0, err
+	}
+	st, err := storage.Open(storage.Options{Dir: dir})
+	if err != nil {
+		return 0, err
+	}
+	defer func() { err = errors.Join(err, st.Close()) }()
+	m, err := meta.OpenLocal(ctx, st, meta.Member{Name: benchMember, Role: "seed", PeerID: benchMember})
+	if err != nil {
+		return 0, err
+	}
+	if _, err := m.PutType(ctx, typ); err != nil {
+		return 0, err
+	}
+	if _, err := m.PutDataset(ctx, ds); err != nil {
+		return 0, err
+	}
+	eng, err := data.New(data.Config{Self: benchMember, Store: st, Meta: m, NowMillis: func() int64 { return time.Now().UnixMilli() }})
+	if err != nil {
+		return 0, err
+	}
+	return runWriters(writers, len(recs), func(i int) error {
+		_, err := eng.Write(ctx, data.Write{Dataset: benchDataset, Key: recs[i].key, Mode: data.Put, Fields: recs[i].fields})
+		return err
+	})
+}
+
+func benchPebbleRecords(ctx context.Context, dir string, writers int, recs []benchRecord) (wps float64, err error) {
+	db, err := pebble.Open(dir, &pebble.Options{Logger: quietPebbleLogger{}})
+	if err != nil {
+		return 0, err
+	}
+	defer func() { err = errors.Join(err, db.Close()) }()
+	return runWriters(writers, len(recs), func(i int) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b := db.NewBatch()
+		defer b.Close()
+		if err := b.Set([]byte(recs[i].key), recs[i].value, nil); err != nil {
+			return err
+		}
+		return b.Commit(pebble.Sync)
+	})
+}
+
+// runWriters runs write(i) for i in [0,n) on writers goroutines and returns
+// the calls per second. It stops at the first error.
+func runWriters(writers, n int, write func(i int) error) (float64, error) {
+	var (
+		next     atomic.Int64
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+		failed   atomic.Bool
+	)
+	start := time.Now()
+	for range writers {
+		wg.Go(func() {
+			for !failed.Load() {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := write(i); err != nil {
+					errOnce.Do(func() { firstErr = err })
+					failed.Store(true)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	el := time.Since(start)
+	if firstErr != nil {
+		return 0, firstErr
+	}
+	return float64(n) / el.Seconds(), nil
+}
+
+// quietPebbleLogger drops Pebble's informational messages, which would mix
+// with the bench's output, and keeps its errors.
+type quietPebbleLogger struct{}
+
+func (quietPebbleLogger) Infof(string, ...any) {}
+func (quietPebbleLogger) Errorf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "pebble: "+format+"\n", args...)
+}
+func (quietPebbleLogger) Fatalf(format string, args ...any) {
+	panic(fmt.Sprintf("pebble: "+format, args...))
+}
