@@ -87,11 +87,15 @@ func (s *Store) commit(reqs []*request) {
 		return
 	}
 	b := s.db.NewIndexedBatch()
+	dirty := map[string]Head{} // heads moved by the group, written once each
 	for _, r := range reqs {
 		tx := &Txn{s: s, b: b, overlay: map[string]int{}, heads: map[string]Head{}}
 		if r.err = r.fn(tx); r.err == nil {
-			tx.flush()
+			tx.flush(dirty)
 		}
+	}
+	for k, h := range dirty {
+		b.Set([]byte(k), appendHead(nil, h), nil)
 	}
 	if b.Empty() {
 		b.Close()
@@ -178,9 +182,10 @@ func (tx *Txn) set(key, value []byte) {
 	tx.writes = append(tx.writes, kv{key, value})
 }
 
-// flush moves the Txn's writes into the group batch. Called on the committer
+// flush moves the Txn's writes into the group batch and its heads into
+// dirty, which the committer writes once per group. Called on the committer
 // goroutine once the function succeeded.
-func (tx *Txn) flush() {
+func (tx *Txn) flush(dirty map[string]Head) {
 	for _, w := range tx.writes {
 		if w.v == nil {
 			tx.b.Delete(w.k, nil)
@@ -190,6 +195,7 @@ func (tx *Txn) flush() {
 	}
 	for k, h := range tx.heads {
 		tx.s.heads[k] = h
+		dirty[k] = h
 	}
 	for _, c := range tx.changes {
 		c.Seq = tx.s.nextChange
@@ -262,10 +268,8 @@ func (tx *Txn) Append(op *crdt.Op, st *crdt.State) ([32]byte, error) {
 	hash := sha256.Sum256(enc)
 	tx.set(opKey(op.Dataset, op.Origin, op.Seq), enc)
 	tx.set(entityKey(op.Type, op.Key, op.Dataset), crdt.AppendState(nil, st))
-	h := Head{Seq: op.Seq, Hash: hash, Time: op.Time}
-	hk := headKey(op.Dataset, op.Origin)
-	tx.set(hk, appendHead(nil, h))
-	tx.heads[string(hk)] = h
+	// The head itself is written once per group, at the end (see commit).
+	tx.heads[string(headKey(op.Dataset, op.Origin))] = Head{Seq: op.Seq, Hash: hash, Time: op.Time}
 	tx.changes = append(tx.changes, Change{Dataset: op.Dataset, Origin: op.Origin, OpSeq: op.Seq, Type: op.Type, Key: op.Key})
 	return hash, nil
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"github.com/lienthong/lienthong/crdt"
@@ -91,11 +92,18 @@ func Open(opts Options) (*Store, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	cache := pebble.NewCache(opts.CacheBytes)
-	db, err := pebble.Open(opts.Dir, &pebble.Options{
+	popts := &pebble.Options{
 		FS:     opts.FS,
 		Cache:  cache,
 		Logger: pebbleLogger{opts.Logger},
-	})
+		// Larger memtables flush less often under write load.
+		MemTableSize: 32 << 20,
+	}
+	// The write path reads each entity's state before writing it, and most
+	// writes of a bulk load are to new keys: bloom filters answer "absent"
+	// without reading blocks (L1 and below inherit L0's policy).
+	popts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	db, err := pebble.Open(opts.Dir, popts)
 	if err != nil {
 		cache.Unref()
 		return nil, fmt.Errorf("storage: open %s: %w", opts.Dir, err)
@@ -105,7 +113,7 @@ func Open(opts Options) (*Store, error) {
 		cache:    cache,
 		logger:   opts.Logger,
 		reqs:     make(chan *request, opts.MaxGroupWrites),
-		syncs:    make(chan *group, 4),
+		syncs:    make(chan *group),
 		closing:  make(chan struct{}),
 		heads:    map[string]Head{},
 		maxGroup: opts.MaxGroupWrites,

@@ -38,6 +38,35 @@ func decodeNumber(data []byte) (any, error) {
 	return v, nil
 }
 
+// decodeValue is decodeNumber with fast paths for the scalars that most
+// field values are: a string, a number or a literal.
+func decodeValue(data []byte) (any, error) {
+	t := bytes.TrimSpace(data)
+	if len(t) == 0 {
+		return nil, io.ErrUnexpectedEOF
+	}
+	switch c := t[0]; {
+	case c == '"':
+		var s string
+		if err := json.Unmarshal(t, &s); err != nil {
+			return nil, err
+		}
+		return s, nil
+	case c == '-' || c >= '0' && c <= '9':
+		if !json.Valid(t) {
+			return nil, errors.New("invalid number")
+		}
+		return json.Number(t), nil
+	case string(t) == "true":
+		return true, nil
+	case string(t) == "false":
+		return false, nil
+	case string(t) == "null":
+		return nil, nil
+	}
+	return decodeNumber(data)
+}
+
 // expectEOF reports an error unless dec has nothing left but white space.
 func expectEOF(dec *json.Decoder) error {
 	if _, err := dec.Token(); err != io.EOF {

@@ -328,7 +328,7 @@ func isNull(raw json.RawMessage) bool {
 
 // check validates one whole raw value of the field.
 func (fv *fieldValidator) check(raw json.RawMessage) error {
-	val, err := decodeNumber(raw)
+	val, err := decodeValue(raw)
 	if err != nil {
 		if len(bytes.TrimSpace(raw)) == 0 {
 			return fv.errorf(RuleType, "the value is empty; want %s", fv.want())
