@@ -10,6 +10,7 @@ import (
 
 	"github.com/lienthong/lienthong/docs/examples"
 	"github.com/lienthong/lienthong/node"
+	"github.com/lienthong/lienthong/node/meta"
 )
 
 func init() {
@@ -89,7 +90,7 @@ func loadSamples(ctx context.Context, n *node.Node, self string) error {
 		return err
 	}
 	for _, t := range types {
-		if _, err := n.Meta().PutType(ctx, t); err != nil {
+		if _, err := n.Meta().Propose(ctx, meta.Command{Op: meta.OpPutType, Type: t}); err != nil {
 			return err
 		}
 	}
@@ -99,7 +100,7 @@ func loadSamples(ctx context.Context, n *node.Node, self string) error {
 	}
 	for _, d := range dss {
 		d.Owner, d.Readers = self, nil
-		if _, err := n.Meta().PutDataset(ctx, d); err != nil {
+		if _, err := n.Meta().Propose(ctx, meta.Command{Op: meta.OpPutDataset, Dataset: d}); err != nil {
 			return err
 		}
 	}

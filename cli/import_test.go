@@ -20,6 +20,7 @@ import (
 
 	"github.com/lienthong/lienthong/docs/examples"
 	"github.com/lienthong/lienthong/node"
+	"github.com/lienthong/lienthong/node/meta"
 	"github.com/lienthong/lienthong/node/dict"
 )
 
@@ -51,7 +52,7 @@ func startImportNode(t *testing.T) *importNode {
 		t.Fatal(err)
 	}
 	for _, ty := range types {
-		if _, err := n.Meta().PutType(ctx, ty); err != nil {
+		if _, err := n.Meta().Propose(ctx, meta.Command{Op: meta.OpPutType, Type: ty}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -62,7 +63,7 @@ func startImportNode(t *testing.T) *importNode {
 	in := &importNode{token: res.AdminToken, datasets: map[string]*dict.Dataset{}}
 	for _, d := range dss {
 		d.Owner, d.OwnerEpoch, d.Readers = "mps", 0, nil
-		if _, err := n.Meta().PutDataset(ctx, d); err != nil {
+		if _, err := n.Meta().Propose(ctx, meta.Command{Op: meta.OpPutDataset, Dataset: d}); err != nil {
 			t.Fatal(err)
 		}
 		in.datasets[d.Name] = d

@@ -45,12 +45,12 @@ func newTestNode(t *testing.T) *testNode {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	if _, err := n.Meta().PutMember(ctx, meta.Member{Name: "moh", Role: "member", PeerID: "x"}); err != nil {
+	if _, err := n.Meta().Propose(ctx, meta.Command{Op: meta.OpPutMember, Member: &meta.Member{Name: "moh", Role: "member", PeerID: "x"}}); err != nil {
 		t.Fatal(err)
 	}
 	types, _ := examples.EntityTypes()
 	for _, ty := range types {
-		if _, err := n.Meta().PutType(ctx, ty); err != nil {
+		if _, err := n.Meta().Propose(ctx, meta.Command{Op: meta.OpPutType, Type: ty}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -60,7 +60,7 @@ func newTestNode(t *testing.T) *testNode {
 		if d.Name == "land.79" {
 			d.Owner = "moh"
 		}
-		if _, err := n.Meta().PutDataset(ctx, d); err != nil {
+		if _, err := n.Meta().Propose(ctx, meta.Command{Op: meta.OpPutDataset, Dataset: d}); err != nil {
 			t.Fatal(err)
 		}
 	}

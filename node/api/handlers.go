@@ -344,7 +344,7 @@ func (s *server) putSchema(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("the schema is named %q but the URL says %q", t.Name, r.PathValue("type")))
 		return
 	}
-	v, err := s.cfg.Meta.PutType(r.Context(), t)
+	v, err := s.cfg.Meta.Propose(r.Context(), meta.Command{Op: meta.OpPutType, Type: t})
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -382,7 +382,7 @@ func (s *server) putDataset(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("the dataset is named %q but the URL says %q", d.Name, r.PathValue("name")))
 		return
 	}
-	v, err := s.cfg.Meta.PutDataset(r.Context(), d)
+	v, err := s.cfg.Meta.Propose(r.Context(), meta.Command{Op: meta.OpPutDataset, Dataset: d})
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/lienthong/lienthong/node/dict"
 )
@@ -22,6 +23,23 @@ type Member struct {
 	Name   string `json:"name"`
 	Role   string `json:"role"` // "seed" or "member"
 	PeerID string `json:"peer_id"`
+	// Addrs are libp2p multiaddrs where the member may be reached; gossip
+	// keeps the current ones, these are where to start.
+	Addrs []string `json:"addrs,omitempty"`
+	// AdmittedAt is when the member was admitted, as proposed (not as
+	// applied, so that every replica agrees).
+	AdmittedAt time.Time `json:"admitted_at,omitzero"`
+}
+
+func equalMember(a, b *Member) bool {
+	return a.Name == b.Name && a.Role == b.Role && a.PeerID == b.PeerID && slices.Equal(a.Addrs, b.Addrs)
+}
+
+// Settings are federation-wide settings.
+type Settings struct {
+	// GossipKeys are the memberlist encryption keys; the first is the one
+	// used to send. Rotation installs [new, old], then [new].
+	GossipKeys [][]byte `json:"gossip_keys,omitempty"`
 }
 
 // Type is an entity type with its compiled validator.
@@ -34,6 +52,7 @@ type Type struct {
 // across goroutines and never modify what its methods return.
 type View struct {
 	Index    uint64
+	Settings Settings
 	members  map[string]*Member
 	types    map[string]*Type
 	datasets map[string]*dict.Dataset
