@@ -36,12 +36,19 @@ func (s *Store) Update(ctx context.Context, fn func(*Txn) error) error {
 		return *errp
 	}
 	r := &request{fn: fn, done: make(chan struct{})}
+	// closeMu orders this send before Close's drain: a request sent while
+	// the store is open is committed; none is sent after.
+	s.closeMu.RLock()
+	if s.closed {
+		s.closeMu.RUnlock()
+		return ErrClosed
+	}
 	select {
 	case s.reqs <- r:
+		s.closeMu.RUnlock()
 	case <-ctx.Done():
+		s.closeMu.RUnlock()
 		return ctx.Err()
-	case <-s.closing:
-		return ErrClosed
 	}
 	<-r.done
 	return r.err

@@ -58,6 +58,8 @@ type Store struct {
 	closeErr error
 	wg       sync.WaitGroup
 	once     sync.Once
+	closeMu  sync.RWMutex // held for reading while sending to reqs
+	closed   bool         // guarded by closeMu
 
 	durable atomic.Uint64 // greatest change seq known synced
 	failed  atomic.Pointer[error]
@@ -137,6 +139,9 @@ func Open(opts Options) (*Store, error) {
 // database. Updates after Close return ErrClosed.
 func (s *Store) Close() error {
 	s.once.Do(func() {
+		s.closeMu.Lock()
+		s.closed = true
+		s.closeMu.Unlock()
 		close(s.closing)
 		s.wg.Wait()
 		s.closeErr = s.db.Close()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
@@ -201,3 +202,18 @@ func TestGroupCommitCrash(t *testing.T) {
 }
 
 func sha256Op(op *crdt.Op) [32]byte { return sha256.Sum256(crdt.AppendOp(nil, op)) }
+
+func TestUpdateAfterClose(t *testing.T) {
+	s := openMem(t, vfs.NewMem())
+	s.Close()
+	done := make(chan error, 1)
+	go func() { done <- s.Update(context.Background(), func(*Txn) error { return nil }) }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("Update after Close: %v, want ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Update after Close blocked")
+	}
+}

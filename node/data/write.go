@@ -474,11 +474,15 @@ func (e *Engine) fieldOp(fi fieldIntent, cur *crdt.FieldState) (crdt.FieldOp, bo
 			}
 		}
 		if fi.ops && cur != nil {
-			// Adding a present element would only add a dot.
+			// Adding a present element would only add a dot, unless the
+			// patch also removes it: then the new dot must survive the
+			// removal of the old ones (add wins), or the same patch would
+			// toggle the element depending on whether it was present.
 			have := cur.Members()
 			add = slices.DeleteFunc(slices.Clone(add), func(v string) bool {
 				_, ok := slices.BinarySearch(have, v)
-				return ok
+				_, removed := slices.BinarySearch(rm, v)
+				return ok && !removed
 			})
 		}
 		op.Add = add
