@@ -20,8 +20,8 @@ import (
 
 	"github.com/lienthong/lienthong/docs/examples"
 	"github.com/lienthong/lienthong/node"
-	"github.com/lienthong/lienthong/node/meta"
 	"github.com/lienthong/lienthong/node/dict"
+	"github.com/lienthong/lienthong/node/meta"
 )
 
 // importNode is a real node (Pebble on disk) serving its API on loopback,
