@@ -41,7 +41,7 @@ func runDev(ctx context.Context, io *IO, args []string) error {
 	}
 	var res *node.InitResult
 	if _, err := os.Stat(filepath.Join(*dir, node.ConfigFile)); err != nil {
-		if res, err = initNode(*dir, *name, *apiAddr, ""); err != nil {
+		if res, err = initNode(*dir, *name, *apiAddr, "", "", "seed"); err != nil {
 			return err
 		}
 	}
@@ -49,7 +49,7 @@ func runDev(ctx context.Context, io *IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, logger, func(n *node.Node) error {
+	return serve(ctx, cfg, node.Options{Logger: logger}, func(n *node.Node) error {
 		if err := loadSamples(ctx, n, cfg.Name); err != nil {
 			return fmt.Errorf("load the sample dictionary: %w", err)
 		}

@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	register(&command{name: "init", args: "--dir D --name N", short: "create a node directory: config, identity key, tokens", run: runInit})
+	register(&command{name: "init", args: "--dir D --name N [--seed]", short: "create a node directory: config, identity key, tokens", run: runInit})
 }
 
 func runInit(ctx context.Context, io *IO, args []string) error {
@@ -17,7 +17,9 @@ func runInit(ctx context.Context, io *IO, args []string) error {
 	dir := fs.String("dir", "", "node directory to create (required)")
 	name := fs.String("name", "", "member name of the node, e.g. hcm or moh (required)")
 	apiAddr := fs.String("api", "", "HTTP API host:port (default 127.0.0.1:7070)")
-	listen := fs.String("listen", "", "comma-separated libp2p listen multiaddrs")
+	listen := fs.String("listen", "", "comma-separated libp2p listen multiaddrs (default /ip4/0.0.0.0/tcp/7171,/ip4/0.0.0.0/udp/7171/quic-v1)")
+	gossip := fs.String("gossip", "", "gossip host:port (default 0.0.0.0:7946)")
+	seed := fs.Bool("seed", false, "a seed node: votes on the federation's metadata (central office)")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
 		return helpRequested(fs, err)
@@ -25,7 +27,11 @@ func runInit(ctx context.Context, io *IO, args []string) error {
 	if *dir == "" || *name == "" {
 		return usagef("--dir and --name are required")
 	}
-	res, err := initNode(*dir, *name, *apiAddr, *listen)
+	role := "member"
+	if *seed {
+		role = "seed"
+	}
+	res, err := initNode(*dir, *name, *apiAddr, *listen, *gossip, role)
 	if err != nil {
 		return err
 	}
@@ -46,8 +52,12 @@ for local commands with --dir. Start the node with:
 	return nil
 }
 
-func initNode(dir, name, apiAddr, listen string) (*node.InitResult, error) {
+func initNode(dir, name, apiAddr, listen, gossip, role string) (*node.InitResult, error) {
 	cfg := node.DefaultConfig(name)
+	cfg.Role = role
+	if gossip != "" {
+		cfg.Gossip.Listen = gossip
+	}
 	if apiAddr != "" {
 		cfg.API.Listen = apiAddr
 	}

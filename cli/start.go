@@ -3,18 +3,22 @@ package cli
 import (
 	"context"
 	"log/slog"
+	"strings"
 
 	"github.com/lienthong/lienthong/node"
 )
 
 func init() {
-	register(&command{name: "start", args: "--dir D", short: "run the node in directory D until interrupted", run: runStart})
+	register(&command{name: "start", args: "--dir D [--bootstrap | --join MULTIADDR]", short: "run the node in directory D until interrupted", run: runStart})
 }
 
 func runStart(ctx context.Context, io *IO, args []string) error {
 	fs := newFlags(io, "start", "--dir D [--log-level debug|info|warn|error]")
 	dir := fs.String("dir", "", "node directory (required)")
 	level := fs.String("log-level", "info", "log level")
+	bootstrap := fs.Bool("bootstrap", false, "create a new federation with this seed as its first member (once, on the first seed)")
+	join := fs.String("join", "", "comma-separated multiaddrs of seeds to join through, each ending in /p2p/PEER_ID")
+	fast := fs.Bool("fast-timers", false, "short Raft and gossip timings, for tests on one machine")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
 		return helpRequested(fs, err)
 	}
@@ -29,7 +33,14 @@ func runStart(ctx context.Context, io *IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, logger, nil)
+	opts := node.Options{Logger: logger, Bootstrap: *bootstrap, FastTimers: *fast}
+	if *join != "" {
+		opts.Join = strings.Split(*join, ",")
+	}
+	if *bootstrap && cfg.Role != "seed" {
+		return usagef("--bootstrap needs a seed node (lienthong init --seed)")
+	}
+	return serve(ctx, cfg, opts, nil)
 }
 
 func newLogger(io *IO, level string) (*slog.Logger, error) {
@@ -42,8 +53,9 @@ func newLogger(io *IO, level string) (*slog.Logger, error) {
 
 // serve runs a node until ctx ends; ready, if not nil, runs once the API
 // listens.
-func serve(ctx context.Context, cfg node.Config, logger *slog.Logger, ready func(*node.Node) error) error {
-	n, err := node.New(cfg, node.Options{Logger: logger})
+func serve(ctx context.Context, cfg node.Config, opts node.Options, ready func(*node.Node) error) error {
+	logger := opts.Logger
+	n, err := node.New(cfg, opts)
 	if err != nil {
 		return err
 	}

@@ -30,6 +30,8 @@ var ErrConfig = errors.New("node: bad configuration")
 type Config struct {
 	// Name is the node's member name, e.g. "hcm" or "moh".
 	Name string `yaml:"name"`
+	// Role is "seed" (votes on metadata; the central office) or "member".
+	Role string `yaml:"role"`
 	API  struct {
 		// Listen is the HTTP API's host:port.
 		Listen string `yaml:"listen"`
@@ -42,6 +44,10 @@ type Config struct {
 		// Listen are the libp2p listen multiaddrs.
 		Listen []string `yaml:"listen"`
 	} `yaml:"p2p"`
+	Gossip struct {
+		// Listen is the memberlist host:port (UDP and TCP).
+		Listen string `yaml:"listen"`
+	} `yaml:"gossip"`
 	Storage struct {
 		// CacheBytes is Pebble's block cache in bytes.
 		CacheBytes int64 `yaml:"cache_bytes"`
@@ -60,9 +66,11 @@ type Config struct {
 func DefaultConfig(name string) Config {
 	var c Config
 	c.Name = name
+	c.Role = "member"
 	c.API.Listen = "127.0.0.1:7070"
 	c.API.MaxBodyBytes = 16 << 20
 	c.P2P.Listen = []string{"/ip4/0.0.0.0/tcp/7171", "/ip4/0.0.0.0/udp/7171/quic-v1"}
+	c.Gossip.Listen = "0.0.0.0:7946"
 	c.Storage.CacheBytes = 64 << 20
 	c.Clock.MaxAheadMillis = 60_000
 	return c
@@ -73,6 +81,12 @@ func (c *Config) Validate() error {
 	var errs []error
 	if !dict.ValidMemberName(c.Name) {
 		errs = append(errs, fmt.Errorf("name %q: use 1-63 lowercase letters, digits, '-' or '_', starting with a letter or digit", c.Name))
+	}
+	if c.Role != "seed" && c.Role != "member" {
+		errs = append(errs, fmt.Errorf("role %q: want seed or member", c.Role))
+	}
+	if _, _, err := net.SplitHostPort(c.Gossip.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("gossip.listen %q: want host:port, e.g. 0.0.0.0:7946", c.Gossip.Listen))
 	}
 	if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("api.listen %q: want host:port, e.g. 127.0.0.1:7070", c.API.Listen))
@@ -126,6 +140,8 @@ var configTemplate = template.Must(template.New("config").Parse(`# lienthong nod
 
 # The node's member name in the federation.
 name: {{.Name}}
+# seed: votes on the federation's metadata (central office); member: follows it.
+role: {{.Role}}
 
 api:
   # host:port of the HTTP API. Bind to a private address in production and
@@ -146,6 +162,10 @@ p2p:
 {{- range .P2P.Listen}}
     - {{.}}
 {{- end}}
+
+gossip:
+  # memberlist host:port (UDP and TCP) for liveness and addresses.
+  listen: {{.Gossip.Listen}}
 
 storage:
   # Pebble block cache, in bytes.

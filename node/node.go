@@ -17,7 +17,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/lienthong/lienthong/node/api"
+	"github.com/lienthong/lienthong/node/control"
 	"github.com/lienthong/lienthong/node/data"
+	"github.com/lienthong/lienthong/node/member"
 	"github.com/lienthong/lienthong/node/meta"
 	"github.com/lienthong/lienthong/storage"
 )
@@ -33,6 +35,15 @@ type Options struct {
 	NowMillis func() int64
 	// Logger; nil discards.
 	Logger *slog.Logger
+	// Bootstrap creates a new federation with this node as its first seed
+	// (lienthong start --bootstrap). Join lists seeds' multiaddrs, ending in
+	// /p2p/PEER_ID, to join a federation through (lienthong start --join).
+	// A node that was ever federated restarts federated without either;
+	// one that never was runs as a single-node federation.
+	Bootstrap bool
+	Join      []string
+	// FastTimers shortens Raft and gossip timings, for tests on loopback.
+	FastTimers bool
 }
 
 // Node is one running lienthong node.
@@ -42,6 +53,7 @@ type Node struct {
 	logger   *slog.Logger
 	store    *storage.Store
 	meta     meta.Store
+	fed      *federation // nil for a single-node federation
 	engine   *data.Engine
 	handler  http.Handler
 	registry *prometheus.Registry
@@ -60,7 +72,7 @@ func New(cfg Config, opts Options) (*Node, error) {
 	if opts.NowMillis == nil {
 		opts.NowMillis = func() int64 { return time.Now().UnixMilli() }
 	}
-	_, id, err := LoadIdentity(cfg.Dir)
+	key, id, err := LoadIdentity(cfg.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -72,8 +84,18 @@ func New(cfg Config, opts Options) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, peerID: id.String(), logger: opts.Logger, store: st, started: time.Now()}
 	ctx := context.Background()
-	n.meta, err = meta.OpenLocal(ctx, st, meta.Member{Name: cfg.Name, Role: "seed", PeerID: n.peerID})
+	federated, err := isFederated(st)
 	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if federated || opts.Bootstrap || len(opts.Join) > 0 {
+		if n.fed, err = startFederation(cfg, opts, key, id, st); err != nil {
+			st.Close()
+			return nil, err
+		}
+		n.meta = n.fed.control
+	} else if n.meta, err = meta.OpenLocal(ctx, st, meta.Member{Name: cfg.Name, Role: "seed", PeerID: n.peerID}); err != nil {
 		st.Close()
 		return nil, err
 	}
@@ -82,7 +104,7 @@ func New(cfg Config, opts Options) (*Node, error) {
 		MaxClockAheadMillis: cfg.Clock.MaxAheadMillis, Logger: opts.Logger,
 	})
 	if err != nil {
-		st.Close()
+		n.Close()
 		return nil, err
 	}
 	n.registry = prometheus.NewRegistry()
@@ -95,7 +117,7 @@ func New(cfg Config, opts Options) (*Node, error) {
 		}, func() float64 { return float64(n.meta.View().Index) }))
 	n.handler = api.New(api.Config{
 		Engine: n.engine, Meta: n.meta, Tokens: api.NewTokens(cfg.API.Tokens),
-		MaxBodyBytes: cfg.API.MaxBodyBytes, Status: func() any { return n.Status() },
+		MaxBodyBytes: cfg.API.MaxBodyBytes, Status: func() any { return n.Status() }, MetaStatus: func() any { return n.MetaStatus() },
 		Registry: n.registry, Logger: opts.Logger,
 	})
 	return n, nil
@@ -145,8 +167,15 @@ func (n *Node) Listen() (net.Listener, error) {
 	return l, nil
 }
 
-// Close closes the store. Call it after Serve returned.
-func (n *Node) Close() error { return n.store.Close() }
+// Close stops the control plane and closes the store. Call it after Serve
+// returned.
+func (n *Node) Close() error {
+	var err error
+	if n.fed != nil {
+		err = n.fed.close()
+	}
+	return errors.Join(err, n.store.Close())
+}
 
 // Status is the body of GET /v1/status.
 type Status struct {
@@ -157,6 +186,19 @@ type Status struct {
 	MetaIndex     uint64          `json:"meta_index"`
 	Changes       uint64          `json:"changes"`
 	Datasets      []DatasetStatus `json:"datasets"`
+	// Federated nodes only: the control plane and the members as gossip sees them.
+	Control *control.Status `json:"control,omitempty"`
+	Members []MemberStatus  `json:"members,omitempty"`
+}
+
+// MemberStatus is one member: from the metadata, and from gossip.
+type MemberStatus struct {
+	Name      string    `json:"name"`
+	Role      string    `json:"role"`
+	PeerID    string    `json:"peer_id"`
+	State     string    `json:"state"` // alive, suspect, dead, left, or unknown (not seen by gossip)
+	Since     time.Time `json:"since,omitzero"`
+	MetaIndex uint64    `json:"meta_index"`
 }
 
 // DatasetStatus is one dataset as this node holds it.
@@ -175,11 +217,40 @@ type StreamStatus struct {
 	Seq    uint64 `json:"seq"`
 }
 
+// MetaStatus is the body of GET /v1/meta.
+type MetaStatus struct {
+	MetaIndex uint64          `json:"meta_index"`
+	Federated bool            `json:"federated"`
+	Control   *control.Status `json:"control,omitempty"`
+	Members   []MemberStatus  `json:"members,omitempty"`
+}
+
+// MetaStatus reports the control plane.
+func (n *Node) MetaStatus() MetaStatus {
+	s := n.Status()
+	return MetaStatus{MetaIndex: s.MetaIndex, Federated: n.fed != nil, Control: s.Control, Members: s.Members}
+}
+
 // Status reports the node's state.
 func (n *Node) Status() Status {
 	v := n.meta.View()
 	s := Status{Name: n.cfg.Name, PeerID: n.peerID, Version: Version, MetaIndex: v.Index,
 		UptimeSeconds: int64(time.Since(n.started).Seconds()), Changes: n.store.Durable(), Datasets: []DatasetStatus{}}
+	if n.fed != nil {
+		cs := n.fed.control.Status()
+		s.Control = &cs
+		seen := map[string]member.Peer{}
+		for _, p := range n.fed.peers() {
+			seen[p.Name] = p
+		}
+		for _, m := range v.Members() {
+			ms := MemberStatus{Name: m.Name, Role: m.Role, PeerID: m.PeerID, State: "unknown"}
+			if p, ok := seen[m.Name]; ok {
+				ms.State, ms.Since, ms.MetaIndex = string(p.State), p.Since, p.Meta.MetaIndex
+			}
+			s.Members = append(s.Members, ms)
+		}
+	}
 	heads, err := n.store.Heads("")
 	if err != nil {
 		n.logger.Error("status: read heads", "err", err)

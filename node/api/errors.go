@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/lienthong/lienthong/node/control"
 	"github.com/lienthong/lienthong/node/data"
 	"github.com/lienthong/lienthong/node/dict"
 	"github.com/lienthong/lienthong/node/meta"
@@ -71,6 +72,9 @@ func classify(err error) (int, ErrorDetail) {
 	case errors.Is(err, meta.ErrConflict):
 		d.Code = "conflict"
 		return http.StatusConflict, d
+	case errors.Is(err, control.ErrNoQuorum):
+		d.Code = "no_quorum"
+		return http.StatusServiceUnavailable, d
 	case errors.Is(err, storage.ErrFailed), errors.Is(err, storage.ErrClosed):
 		d.Code = "unavailable"
 		return http.StatusServiceUnavailable, d

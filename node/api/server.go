@@ -22,8 +22,10 @@ type Config struct {
 	Tokens *Tokens
 	// MaxBodyBytes caps request bodies; zero means 16 MiB.
 	MaxBodyBytes int64
-	// Status returns the body of GET /v1/status.
-	Status func() any
+	// Status returns the body of GET /v1/status; MetaStatus that of
+	// GET /v1/meta (the control plane as this node sees it).
+	Status     func() any
+	MetaStatus func() any
 	// Registry receives the API's metrics and is served on /metrics; nil
 	// means a new registry.
 	Registry *prometheus.Registry
@@ -49,6 +51,9 @@ func New(cfg Config) http.Handler {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MetaStatus == nil {
+		cfg.MetaStatus = func() any { return map[string]any{"meta_index": cfg.Meta.View().Index} }
 	}
 	s := &server{
 		cfg: cfg,
@@ -80,6 +85,16 @@ func New(cfg Config) http.Handler {
 	route("GET /v1/datasets", RoleRead, s.listDatasets)
 	route("GET /v1/datasets/{name}", RoleRead, s.getDataset)
 	route("PUT /v1/datasets/{name}", RoleAdmin, s.putDataset)
+	route("GET /v1/members", RoleRead, s.listMembers)
+	route("PUT /v1/members/{name}", RoleAdmin, s.putMember)
+	route("DELETE /v1/members/{name}", RoleAdmin, s.removeMember)
+	route("POST /v1/datasets/{name}/transfer", RoleAdmin, s.transferDataset)
+	route("POST /v1/datasets/{name}/grant", RoleAdmin, s.readers(meta.OpGrant))
+	route("POST /v1/datasets/{name}/revoke", RoleAdmin, s.readers(meta.OpRevoke))
+	route("GET /v1/meta", RoleRead, s.metaStatus)
+	route("GET /v1/meta/snapshot", RoleAdmin, s.saveSnapshot)
+	route("PUT /v1/meta/snapshot", RoleAdmin, s.restoreSnapshot)
+	route("POST /v1/meta/gossip-keys", RoleAdmin, s.gossipKeys)
 	route("GET /v1/status", RoleRead, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, cfg.Status()) })
 	route("GET /metrics", RoleRead, promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}).ServeHTTP)
 	route("GET /healthz", RoleNone, func(w http.ResponseWriter, r *http.Request) {

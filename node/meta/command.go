@@ -24,6 +24,13 @@ type Command struct {
 	To     string   `json:"to,omitempty"`
 	Reader string   `json:"reader,omitempty"`
 	Keys   [][]byte `json:"keys,omitempty"`
+	Addrs  []string `json:"addrs,omitempty"`
+	// View is the metadata a restore replaces everything with (a backup
+	// taken with View.MarshalJSON).
+	View json.RawMessage `json:"view,omitempty"`
+	// By is the peer ID of the node that proposed the command, as the
+	// leader authenticated it: the audit trail of metadata changes.
+	By string `json:"by,omitempty"`
 	// At is when the command was proposed.
 	At time.Time `json:"at,omitzero"`
 }
@@ -38,6 +45,8 @@ const (
 	OpGrant        = "grant"
 	OpRevoke       = "revoke"
 	OpGossipKeys   = "gossip_keys"
+	OpMemberAddrs  = "member_addrs" // a member publishing its own addresses
+	OpRestore      = "restore"
 )
 
 // Apply returns the view after c, at metadata index index, or the error that
@@ -91,6 +100,20 @@ func (v *View) Apply(index uint64, c Command) (*View, error) {
 		}
 		n = v.clone()
 		n.Settings.GossipKeys = slices.Clone(c.Keys)
+	case OpMemberAddrs:
+		m := v.members[c.Name]
+		if m == nil {
+			return nil, fmt.Errorf("%w: %q is not a member", ErrNotFound, c.Name)
+		}
+		if slices.Equal(m.Addrs, c.Addrs) {
+			return v, nil
+		}
+		mc := *m
+		mc.Addrs = slices.Clone(c.Addrs)
+		n = v.clone()
+		n.members[mc.Name] = &mc
+	case OpRestore:
+		n, err = DecodeView(c.View)
 	default:
 		return nil, fmt.Errorf("%w: unknown command %q", ErrInvalid, c.Op)
 	}

@@ -1,0 +1,138 @@
+package api
+
+import (
+	"crypto/rand"
+	"io"
+	"net/http"
+	"slices"
+
+	"github.com/lienthong/lienthong/node/meta"
+)
+
+// Metadata routes: members, dataset ownership and readers, backups, the
+// gossip key. Every write is a meta.Command proposed to the metadata store
+// (through Raft in a federation, forwarded to its leader).
+
+func (s *server) propose(w http.ResponseWriter, r *http.Request, c meta.Command) {
+	v, err := s.cfg.Meta.Propose(r.Context(), c)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"meta_index": v.Index})
+}
+
+func (s *server) listMembers(w http.ResponseWriter, r *http.Request) {
+	v := s.cfg.Meta.View()
+	writeJSON(w, http.StatusOK, map[string]any{"items": v.Members(), "meta_index": v.Index})
+}
+
+// MemberRequest is the body of PUT /v1/members/{name}.
+type MemberRequest struct {
+	Role   string   `json:"role"`
+	PeerID string   `json:"peer_id"`
+	Addrs  []string `json:"addrs,omitempty"`
+}
+
+func (s *server) putMember(w http.ResponseWriter, r *http.Request) {
+	var req MemberRequest
+	if err := decodeBody(r, &req, true); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !validPeerID(req.PeerID) {
+		s.fail(w, r, badRequest("peer_id %q is not a libp2p peer ID (lienthong init prints it as peer_id)", req.PeerID))
+		return
+	}
+	s.propose(w, r, meta.Command{Op: meta.OpPutMember, Member: &meta.Member{Name: r.PathValue("name"), Role: req.Role, PeerID: req.PeerID, Addrs: req.Addrs}})
+}
+
+func (s *server) removeMember(w http.ResponseWriter, r *http.Request) {
+	s.propose(w, r, meta.Command{Op: meta.OpRemoveMember, Name: r.PathValue("name")})
+}
+
+func (s *server) transferDataset(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		To string `json:"to"`
+	}
+	if err := decodeBody(r, &req, true); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.propose(w, r, meta.Command{Op: meta.OpTransfer, Name: r.PathValue("name"), To: req.To})
+}
+
+func (s *server) readers(op string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Reader string `json:"reader"`
+		}
+		if err := decodeBody(r, &req, true); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		s.propose(w, r, meta.Command{Op: op, Name: r.PathValue("name"), Reader: req.Reader})
+	}
+}
+
+func (s *server) metaStatus(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.cfg.MetaStatus())
+}
+
+func (s *server) saveSnapshot(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, s.cfg.Meta.View())
+}
+
+func (s *server) restoreSnapshot(w http.ResponseWriter, r *http.Request) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if _, err := meta.DecodeView(b); err != nil { // refuse a bad backup before it reaches the log
+		s.fail(w, r, err)
+		return
+	}
+	s.propose(w, r, meta.Command{Op: meta.OpRestore, View: b})
+}
+
+// gossipKeys rotates the federation's gossip key in two steps: "rotate"
+// puts a new key first and keeps the old ones for receiving; "prune", once
+// every member has applied the rotation, drops the old keys.
+func (s *server) gossipKeys(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Action string `json:"action"`
+	}
+	if err := decodeBody(r, &req, true); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	keys := s.cfg.Meta.View().Settings.GossipKeys
+	switch req.Action {
+	case "rotate":
+		k := make([]byte, 32)
+		rand.Read(k)
+		keys = append([][]byte{k}, keys...)
+	case "prune":
+		if len(keys) == 0 {
+			s.fail(w, r, badRequest("no gossip key to keep"))
+			return
+		}
+		keys = keys[:1]
+	default:
+		s.fail(w, r, badRequest("action %q: want rotate or prune", req.Action))
+		return
+	}
+	s.propose(w, r, meta.Command{Op: meta.OpGossipKeys, Keys: slices.Clone(keys)})
+}
+
+func validPeerID(s string) bool { return len(s) > 40 && len(s) < 128 && dictSafe(s) }
+
+func dictSafe(s string) bool {
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}

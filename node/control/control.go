@@ -1,0 +1,518 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/lienthong/lienthong/node/meta"
+	"github.com/lienthong/lienthong/storage"
+	"github.com/lienthong/lienthong/transport"
+	"github.com/lienthong/lienthong/transport/raftlayer"
+)
+
+// ProposeProtocol carries a proposal from any node to the leader.
+const ProposeProtocol = "/lienthong/meta/propose/1.0.0"
+
+// keySavedView is the node-local key of the last applied metadata.
+const keySavedView = "meta/raft-view"
+
+// ErrNoQuorum is returned by Propose when no leader with a quorum of seeds
+// could commit the command in time. Metadata is read-only until the seeds
+// are back; reads keep serving the last applied view.
+var ErrNoQuorum = errors.New("control: no quorum of seeds; metadata is read-only")
+
+// Liveness reports what gossip knows of a member, for error messages.
+type Liveness func(name string) (state string, since time.Time, ok bool)
+
+// Config configures a Control.
+type Config struct {
+	// Self is this node as a member (name, role, peer ID).
+	Self meta.Member
+	// Host is the libp2p host; Raft and proposals run over its streams.
+	Host host.Host
+	// Logs and Stable hold Raft's log and state; Snapshots its snapshots.
+	Logs      raft.LogStore
+	Stable    raft.StableStore
+	Snapshots raft.SnapshotStore
+	// Store keeps the last applied metadata under the local key
+	// "meta/raft-view", so a restarted node serves it before it reaches a
+	// leader. Nil keeps nothing (tests).
+	Store *storage.Store
+	// Bootstrap creates a new federation with Self as its only voter, if
+	// this node has no Raft state yet. Only the first seed does it, once.
+	Bootstrap bool
+	// ProposeTimeout bounds a proposal without its own deadline; zero means 5 s.
+	ProposeTimeout time.Duration
+	// Raft timings; zero means hashicorp/raft's defaults (1 s heartbeat and
+	// election timeouts, 500 ms leader lease). Tests shorten them.
+	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout time.Duration
+	// Liveness, if set, names unreachable seeds in ErrNoQuorum messages.
+	Liveness Liveness
+	// Progress reports the metadata index a member has applied (from
+	// gossip). A new seed joins as a non-voter and is promoted to voter once
+	// it is alive and caught up, so that admitting a seed that is not yet
+	// running never costs the quorum. Nil: seeds are never promoted.
+	Progress func(name string) (metaIndex uint64, ok bool)
+	Logger   *slog.Logger
+}
+
+// Control runs the metadata Raft group on this node. It implements meta.Store.
+type Control struct {
+	cfg   Config
+	fsm   *fsm
+	raft  *raft.Raft
+	trans *raft.NetworkTransport
+	stop  chan struct{}
+	wg    sync.WaitGroup
+}
+
+var _ meta.Store = (*Control)(nil)
+
+// New starts Raft on this node. Call Close to stop it.
+func New(cfg Config) (*Control, error) {
+	if cfg.ProposeTimeout == 0 {
+		cfg.ProposeTimeout = 5 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(cfg.Self.PeerID)
+	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Output: slogWriter{cfg.Logger}, Level: hclog.Info})
+	rc.SnapshotThreshold = 1024
+	rc.TrailingLogs = 4096
+	if cfg.HeartbeatTimeout > 0 {
+		rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	}
+	if cfg.ElectionTimeout > 0 {
+		rc.ElectionTimeout = cfg.ElectionTimeout
+	}
+	if cfg.LeaderLeaseTimeout > 0 {
+		rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
+	}
+	c := &Control{cfg: cfg, fsm: newFSM(cfg.Logger), stop: make(chan struct{})}
+	if st := cfg.Store; st != nil {
+		switch b, err := st.GetLocal(keySavedView); {
+		case err == nil:
+			if err := c.fsm.load(b); err != nil {
+				return nil, fmt.Errorf("control: %w", err)
+			}
+		case !errors.Is(err, storage.ErrNotFound):
+			return nil, fmt.Errorf("control: %w", err)
+		}
+		c.fsm.save = func(applied uint64, v *meta.View) error {
+			b, err := encodePersisted(applied, v)
+			if err != nil {
+				return err
+			}
+			return st.Update(context.Background(), func(tx *storage.Txn) error {
+				tx.PutLocal(keySavedView, b)
+				return nil
+			})
+		}
+	}
+	c.trans = raftlayer.NewTransport(cfg.Host, 3, 10*time.Second, rc.Logger)
+	if cfg.Bootstrap {
+		has, err := raft.HasExistingState(cfg.Logs, cfg.Stable, cfg.Snapshots)
+		if err != nil {
+			return nil, fmt.Errorf("control: %w", err)
+		}
+		if !has {
+			conf := raft.Configuration{Servers: []raft.Server{{Suffrage: raft.Voter, ID: rc.LocalID, Address: raft.ServerAddress(cfg.Self.PeerID)}}}
+			if err := raft.BootstrapCluster(rc, cfg.Logs, cfg.Stable, cfg.Snapshots, c.trans, conf); err != nil {
+				return nil, fmt.Errorf("control: bootstrap: %w", err)
+			}
+		}
+	}
+	r, err := raft.NewRaft(rc, c.fsm, cfg.Logs, cfg.Stable, cfg.Snapshots, c.trans)
+	if err != nil {
+		c.trans.Close()
+		return nil, fmt.Errorf("control: start raft: %w", err)
+	}
+	c.raft = r
+	transport.Handle(cfg.Host, ProposeProtocol, 4<<20, 30*time.Second, c.handlePropose)
+	c.wg.Add(1)
+	go c.upkeep()
+	return c, nil
+}
+
+// Close stops Raft and the upkeep loop.
+func (c *Control) Close() error {
+	close(c.stop)
+	c.cfg.Host.RemoveStreamHandler(ProposeProtocol)
+	err := c.raft.Shutdown().Error()
+	c.wg.Wait()
+	return errors.Join(err, c.trans.Close())
+}
+
+// View returns the last applied metadata.
+func (c *Control) View() *meta.View { return c.fsm.view.Load() }
+
+// Changed returns a channel closed when the next log entry is applied.
+func (c *Control) Changed() <-chan struct{} { return c.fsm.Changed() }
+
+// proposeResult is the answer of the leader to a forwarded proposal.
+type proposeResult struct {
+	Index uint64 `json:"index"`
+	// Code is empty on success, else "not_leader", "no_quorum", or the
+	// class of a failed check: "invalid", "conflict", "not_found".
+	Code    string `json:"code,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// Propose commits cmd through the leader, wherever it is, waits until this
+// node has applied it, and returns the view that includes it. A command that
+// fails its checks returns the error the state machine gave, wrapping
+// meta.ErrInvalid, meta.ErrConflict or meta.ErrNotFound.
+func (c *Control) Propose(ctx context.Context, cmd meta.Command) (*meta.View, error) {
+	if cmd.At.IsZero() {
+		cmd.At = time.Now().UTC()
+	}
+	if cmd.By == "" {
+		cmd.By = c.cfg.Self.PeerID
+	}
+	data, err := json.Marshal(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.ProposeTimeout)
+		defer cancel()
+	}
+	for {
+		res := c.proposeOnce(ctx, data)
+		switch res.Code {
+		case "":
+			if err := c.WaitApplied(ctx, res.Index); err != nil {
+				return nil, c.noQuorum(err)
+			}
+			return c.View(), nil
+		case "not_leader", "no_quorum":
+			select {
+			case <-ctx.Done():
+				return nil, c.noQuorum(ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+			continue
+		}
+		return nil, decodeError(res)
+	}
+}
+
+// proposeOnce applies data if this node leads, or forwards it to the leader.
+func (c *Control) proposeOnce(ctx context.Context, data []byte) proposeResult {
+	if c.raft.State() == raft.Leader {
+		return c.applyLocal(ctx, data)
+	}
+	_, leader := c.raft.LeaderWithID()
+	if leader == "" {
+		return proposeResult{Code: "no_quorum"}
+	}
+	id, err := peer.Decode(string(leader))
+	if err != nil {
+		return proposeResult{Code: "no_quorum"}
+	}
+	b, err := transport.Request(ctx, c.cfg.Host, id, ProposeProtocol, data, 1<<20)
+	if err != nil {
+		c.cfg.Logger.Debug("forward proposal", "leader", id, "err", err)
+		return proposeResult{Code: "not_leader"}
+	}
+	var res proposeResult
+	if err := json.Unmarshal(b, &res); err != nil {
+		return proposeResult{Code: "not_leader"}
+	}
+	return res
+}
+
+func (c *Control) applyLocal(ctx context.Context, data []byte) proposeResult {
+	timeout := time.Until(deadline(ctx))
+	f := c.raft.Apply(data, timeout)
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return proposeResult{Code: "not_leader"}
+		}
+		return proposeResult{Code: "no_quorum", Message: err.Error()}
+	}
+	if err, ok := f.Response().(error); ok && err != nil {
+		return encodeError(err)
+	}
+	return proposeResult{Index: f.Index()}
+}
+
+func deadline(ctx context.Context) time.Time {
+	d, _ := ctx.Deadline()
+	return d
+}
+
+// handlePropose takes a proposal forwarded by another node. The proposer
+// must be a member; a member may publish its own addresses. The proposal is
+// stamped with the authenticated proposer and applied, or passed on to the
+// leader when this node is not it (a new member may know only one seed).
+func (c *Control) handlePropose(ctx context.Context, from peer.ID, req []byte) ([]byte, error) {
+	var cmd meta.Command
+	if err := json.Unmarshal(req, &cmd); err != nil {
+		return json.Marshal(proposeResult{Code: "invalid", Message: "undecodable proposal"})
+	}
+	proposer := from
+	if m := c.View().Member(memberName(c.View(), from)); m != nil && m.Role == "seed" && cmd.By != "" {
+		// A seed passing on a proposal it took from another node.
+		if id, err := peer.Decode(cmd.By); err == nil {
+			proposer = id
+		}
+	}
+	name := memberName(c.View(), proposer)
+	switch {
+	case name == "" && c.View().Index > 0:
+		return json.Marshal(proposeResult{Code: "invalid", Message: "proposals are accepted only from members"})
+	case cmd.Op == meta.OpMemberAddrs && cmd.Name != name:
+		return json.Marshal(proposeResult{Code: "invalid", Message: "a member may publish only its own addresses"})
+	}
+	cmd.By = proposer.String()
+	data, err := json.Marshal(cmd)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.ProposeTimeout)
+	defer cancel()
+	return json.Marshal(c.proposeOnce(ctx, data))
+}
+
+// memberName returns the name of the member with peer ID id, or "".
+func memberName(v *meta.View, id peer.ID) string {
+	for _, m := range v.Members() {
+		if m.PeerID == id.String() {
+			return m.Name
+		}
+	}
+	return ""
+}
+
+func encodeError(err error) proposeResult {
+	code := "invalid"
+	switch {
+	case errors.Is(err, meta.ErrConflict):
+		code = "conflict"
+	case errors.Is(err, meta.ErrNotFound):
+		code = "not_found"
+	}
+	return proposeResult{Code: code, Message: err.Error()}
+}
+
+// remoteError is a check failed at the leader: its message, and the
+// sentinel of its class for errors.Is.
+type remoteError struct {
+	class error
+	msg   string
+}
+
+func (e *remoteError) Error() string { return e.msg }
+func (e *remoteError) Unwrap() error { return e.class }
+
+func decodeError(res proposeResult) error {
+	class := meta.ErrInvalid
+	switch res.Code {
+	case "conflict":
+		class = meta.ErrConflict
+	case "not_found":
+		class = meta.ErrNotFound
+	}
+	return &remoteError{class: class, msg: res.Message}
+}
+
+// WaitApplied blocks until this node has applied log index index.
+func (c *Control) WaitApplied(ctx context.Context, index uint64) error {
+	for c.raft.AppliedIndex() < index {
+		select {
+		case <-c.fsm.Changed():
+		case <-time.After(50 * time.Millisecond): // configuration entries don't reach the FSM
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// noQuorum explains a failed proposal: which seeds are unreachable, since when.
+func (c *Control) noQuorum(cause error) error {
+	v := c.View()
+	var down []string
+	for _, m := range v.Members() {
+		if m.Role != "seed" || m.Name == c.cfg.Self.Name || c.cfg.Liveness == nil {
+			continue
+		}
+		if state, since, ok := c.cfg.Liveness(m.Name); !ok {
+			down = append(down, m.Name+" (never seen)")
+		} else if state != "alive" {
+			down = append(down, fmt.Sprintf("%s (%s since %s)", m.Name, state, since.UTC().Format(time.RFC3339)))
+		}
+	}
+	msg := "no seed leader could commit the change"
+	if len(down) > 0 {
+		msg = "unreachable seeds: " + strings.Join(down, ", ")
+	}
+	if lc := c.raft.LastContact(); !lc.IsZero() && c.raft.State() != raft.Leader {
+		msg += fmt.Sprintf("; last contact with a leader %s ago", time.Since(lc).Round(time.Second))
+	}
+	return fmt.Errorf("%w: %s (%v); reads keep serving metadata index %d", ErrNoQuorum, msg, cause, v.Index)
+}
+
+// upkeep keeps, on the leader, the Raft configuration in line with the
+// member list: seeds vote, other members follow as non-voters, removed
+// members leave.
+func (c *Control) upkeep() {
+	defer c.wg.Done()
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		changed := c.fsm.Changed()
+		if c.raft.State() == raft.Leader {
+			if err := c.reconcile(); err != nil {
+				c.cfg.Logger.Warn("raft configuration upkeep", "err", err)
+			}
+		}
+		select {
+		case <-c.stop:
+			return
+		case <-changed:
+		case <-c.raft.LeaderCh():
+		case <-tick.C:
+		}
+	}
+}
+
+func (c *Control) reconcile() error {
+	f := c.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return err
+	}
+	have := map[raft.ServerID]raft.ServerSuffrage{}
+	for _, s := range f.Configuration().Servers {
+		have[s.ID] = s.Suffrage
+	}
+	v := c.View()
+	want := map[raft.ServerID]raft.ServerSuffrage{}
+	for _, m := range v.Members() {
+		id := raft.ServerID(m.PeerID)
+		want[id] = raft.Nonvoter
+		if m.Role != "seed" {
+			continue
+		}
+		// A seed votes once it is a voter already, or is caught up.
+		if s, ok := have[id]; ok && s == raft.Voter || m.PeerID == c.cfg.Self.PeerID {
+			want[id] = raft.Voter
+		} else if c.cfg.Progress != nil {
+			if idx, ok := c.cfg.Progress(m.Name); ok && idx >= v.Index {
+				want[id] = raft.Voter
+			}
+		}
+	}
+	var errs []error
+	for _, id := range slices.Sorted(mapsKeys(want)) {
+		s, ok := have[id]
+		if ok && s == want[id] {
+			continue
+		}
+		addr := raft.ServerAddress(id)
+		var err error
+		switch {
+		case want[id] == raft.Voter:
+			err = c.raft.AddVoter(id, addr, 0, 5*time.Second).Error()
+			c.cfg.Logger.Info("raft: seed promoted to voter", "peer", id)
+		case !ok:
+			err = c.raft.AddNonvoter(id, addr, 0, 5*time.Second).Error()
+			c.cfg.Logger.Info("raft: member added as non-voter", "peer", id)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("add %s: %w", id, err))
+		}
+	}
+	for id := range have {
+		if _, ok := want[id]; !ok && id != raft.ServerID(c.cfg.Self.PeerID) {
+			if err := c.raft.RemoveServer(id, 0, 5*time.Second).Error(); err != nil {
+				errs = append(errs, fmt.Errorf("remove %s: %w", id, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func mapsKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// Status is the control plane as this node sees it.
+type Status struct {
+	State        string    `json:"state"` // Leader, Follower, Candidate, Shutdown
+	Leader       string    `json:"leader"`
+	Voters       []string  `json:"voters"`
+	Nonvoters    []string  `json:"nonvoters"`
+	AppliedIndex uint64    `json:"applied_index"`
+	CommitIndex  string    `json:"commit_index"`
+	MetaIndex    uint64    `json:"meta_index"`
+	LastContact  time.Time `json:"last_contact,omitzero"`
+}
+
+// Status reports Raft's state on this node, with peer IDs as member names
+// where known.
+func (c *Control) Status() Status {
+	v := c.View()
+	name := func(id string) string {
+		if pid, err := peer.Decode(id); err == nil {
+			if n := memberName(v, pid); n != "" {
+				return n
+			}
+		}
+		return id
+	}
+	_, leader := c.raft.LeaderWithID()
+	st := Status{State: c.raft.State().String(), Leader: name(string(leader)), AppliedIndex: c.raft.AppliedIndex(),
+		CommitIndex: c.raft.Stats()["commit_index"], MetaIndex: v.Index, Voters: []string{}, Nonvoters: []string{}}
+	if c.raft.State() != raft.Leader {
+		st.LastContact = c.raft.LastContact()
+	}
+	if f := c.raft.GetConfiguration(); f.Error() == nil {
+		for _, s := range f.Configuration().Servers {
+			if s.Suffrage == raft.Voter {
+				st.Voters = append(st.Voters, name(string(s.ID)))
+			} else {
+				st.Nonvoters = append(st.Nonvoters, name(string(s.ID)))
+			}
+		}
+	}
+	slices.Sort(st.Voters)
+	slices.Sort(st.Nonvoters)
+	return st
+}
+
+// IsLeader reports whether this node leads the Raft group.
+func (c *Control) IsLeader() bool { return c.raft.State() == raft.Leader }
+
+// slogWriter sends hclog's lines to slog at debug level.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Debug(strings.TrimSpace(string(p)), "component", "raft")
+	return len(p), nil
+}
+
+var _ io.Writer = slogWriter{}

@@ -1,0 +1,305 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+
+	"github.com/lienthong/lienthong/node/control"
+	"github.com/lienthong/lienthong/node/member"
+	"github.com/lienthong/lienthong/node/meta"
+	"github.com/lienthong/lienthong/storage"
+	"github.com/lienthong/lienthong/transport"
+	"github.com/lienthong/lienthong/transport/hello"
+)
+
+// keyFederated marks a store that belongs to a federation: once joined, a
+// node restarts into it without --bootstrap or --join.
+const keyFederated = "node/federated"
+
+// federation is the control plane of a federated node: the libp2p host and
+// its gater, Raft over it, and gossip once the federation's key is known.
+type federation struct {
+	cfg     Config
+	self    meta.Member
+	logger  *slog.Logger
+	host    host.Host
+	gater   *transport.Gater
+	control *control.Control
+	join    []peer.AddrInfo
+	fast    bool
+	gossip  atomic.Pointer[member.List]
+	keys    [][]byte // gossip keys installed; touched only by run
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// isFederated reports whether the store was already part of a federation.
+func isFederated(st *storage.Store) (bool, error) {
+	_, err := st.GetLocal(keyFederated)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func startFederation(cfg Config, opts Options, key crypto.PrivKey, id peer.ID, st *storage.Store) (*federation, error) {
+	f := &federation{cfg: cfg, logger: opts.Logger, fast: opts.FastTimers, stop: make(chan struct{}),
+		self: meta.Member{Name: cfg.Name, Role: cfg.Role, PeerID: id.String()}}
+	var boot []peer.ID
+	for _, a := range opts.Join {
+		ai, err := peer.AddrInfoFromString(a)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --join %q: want a multiaddr ending in /p2p/PEER_ID, e.g. /ip4/10.0.0.1/tcp/7171/p2p/12D3KooW…: %v", ErrConfig, a, err)
+		}
+		f.join = append(f.join, *ai)
+		boot = append(boot, ai.ID)
+	}
+	f.gater = transport.NewGater(opts.Logger)
+	f.gater.SetBootstrap(boot)
+	h, err := transport.NewHost(transport.HostConfig{Key: key, ListenAddrs: cfg.P2P.Listen, Gater: f.gater, Logger: opts.Logger})
+	if err != nil {
+		return nil, err
+	}
+	f.host = h
+	var snaps raft.SnapshotStore
+	if opts.FS == nil {
+		snaps, err = raft.NewFileSnapshotStoreWithLogger(filepath.Join(cfg.Dir, "raft"), 2,
+			hclog.New(&hclog.LoggerOptions{Name: "raft-snapshots", Level: hclog.Warn}))
+		if err != nil {
+			h.Close()
+			return nil, fmt.Errorf("raft snapshots: %w", err)
+		}
+	} else {
+		snaps = raft.NewInmemSnapshotStore()
+	}
+	rs := storage.NewRaftStore(st)
+	cc := control.Config{Self: f.self, Host: h, Logs: rs, Stable: rs, Snapshots: snaps, Store: st,
+		Bootstrap: opts.Bootstrap, Liveness: f.liveness, Progress: f.progress, Logger: opts.Logger}
+	if opts.FastTimers {
+		cc.HeartbeatTimeout, cc.ElectionTimeout, cc.LeaderLeaseTimeout = 300*time.Millisecond, 300*time.Millisecond, 200*time.Millisecond
+		cc.ProposeTimeout = 3 * time.Second
+	}
+	if f.control, err = control.New(cc); err != nil {
+		h.Close()
+		return nil, err
+	}
+	if err := st.Update(context.Background(), func(tx *storage.Txn) error {
+		tx.PutLocal(keyFederated, []byte("1"))
+		return nil
+	}); err != nil {
+		f.close()
+		return nil, err
+	}
+	hello.Serve(h, f.info)
+	f.wg.Add(1)
+	go f.run()
+	return f, nil
+}
+
+func (f *federation) close() error {
+	close(f.stop)
+	f.wg.Wait()
+	var errs []error
+	if g := f.gossip.Load(); g != nil {
+		errs = append(errs, g.Leave(time.Second), g.Shutdown())
+	}
+	errs = append(errs, f.control.Close(), f.host.Close())
+	return errors.Join(errs...)
+}
+
+func (f *federation) info() hello.Info {
+	in := hello.Info{Name: f.cfg.Name, API: f.cfg.API.Listen}
+	if g := f.gossip.Load(); g != nil {
+		in.Gossip = g.Addr()
+	}
+	return in
+}
+
+// liveness reports what gossip knows of a member.
+func (f *federation) liveness(name string) (string, time.Time, bool) {
+	g := f.gossip.Load()
+	if g == nil {
+		return "", time.Time{}, false
+	}
+	p, ok := g.Peer(name)
+	return string(p.State), p.Since, ok
+}
+
+// progress reports the metadata index a member announces over gossip.
+func (f *federation) progress(name string) (uint64, bool) {
+	g := f.gossip.Load()
+	if g == nil {
+		return 0, false
+	}
+	p, ok := g.Peer(name)
+	return p.Meta.MetaIndex, ok && p.State == member.StateAlive
+}
+
+// run keeps the node in line with the metadata: who may connect, where
+// members are, the bootstrap seed's first duties, this node's addresses in
+// the metadata, and gossip.
+func (f *federation) run() {
+	defer f.wg.Done()
+	tick := time.NewTicker(time.Second)
+	if f.fast {
+		tick.Reset(200 * time.Millisecond)
+	}
+	defer tick.Stop()
+	for {
+		changed := f.control.Changed()
+		f.step()
+		select {
+		case <-f.stop:
+			return
+		case <-changed:
+		case <-tick.C:
+		}
+	}
+}
+
+func (f *federation) step() {
+	v := f.control.View()
+	var admitted []peer.ID
+	for _, m := range v.Members() {
+		id, err := peer.Decode(m.PeerID)
+		if err != nil {
+			continue
+		}
+		admitted = append(admitted, id)
+		for _, a := range m.Addrs {
+			if ai, err := peer.AddrInfoFromString(a + "/p2p/" + m.PeerID); err == nil && id != f.host.ID() {
+				f.host.Peerstore().AddAddrs(id, ai.Addrs, peerstore.PermanentAddrTTL)
+			}
+		}
+	}
+	if len(admitted) > 0 {
+		f.gater.SetAdmitted(admitted)
+		f.gater.Enforce(f.host)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	// Until this node sees itself admitted, keep its join seeds connected:
+	// they forward its proposals and the leader streams the log through
+	// whatever address it learns.
+	if v.Member(f.cfg.Name) == nil || len(f.host.Network().Peers()) == 0 {
+		for _, ai := range f.join {
+			if f.host.Network().Connectedness(ai.ID) != 1 { // network.Connected
+				if err := f.host.Connect(ctx, ai); err != nil {
+					f.logger.Debug("join: connect", "peer", ai.ID, "err", err)
+				}
+			}
+		}
+	}
+	if f.control.IsLeader() && v.Member(f.cfg.Name) == nil && f.cfg.Role == "seed" {
+		m := f.self
+		m.Addrs = f.addrs()
+		if _, err := f.control.Propose(ctx, meta.Command{Op: meta.OpPutMember, Member: &m}); err != nil {
+			f.logger.Warn("bootstrap: admit self", "err", err)
+		}
+		return
+	}
+	if f.control.IsLeader() && len(v.Settings.GossipKeys) == 0 {
+		k := make([]byte, 32)
+		rand.Read(k)
+		if _, err := f.control.Propose(ctx, meta.Command{Op: meta.OpGossipKeys, Keys: [][]byte{k}}); err != nil {
+			f.logger.Warn("bootstrap: gossip key", "err", err)
+		}
+		return
+	}
+	if m := v.Member(f.cfg.Name); m != nil && !slices.Equal(m.Addrs, f.addrs()) {
+		if _, err := f.control.Propose(ctx, meta.Command{Op: meta.OpMemberAddrs, Name: f.cfg.Name, Addrs: f.addrs()}); err != nil {
+			f.logger.Debug("publish own addresses", "err", err)
+		}
+	}
+	f.gossipStep(ctx, v)
+}
+
+// addrs returns the host's listen addresses, sorted, as strings.
+func (f *federation) addrs() []string {
+	var out []string
+	for _, a := range f.host.Addrs() {
+		out = append(out, a.String())
+	}
+	slices.Sort(out)
+	return out
+}
+
+// gossipStep starts gossip once the federation's keys are known, follows
+// key rotations, and joins the gossip of connected members.
+func (f *federation) gossipStep(ctx context.Context, v *meta.View) {
+	if len(v.Settings.GossipKeys) == 0 || v.Member(f.cfg.Name) == nil {
+		return
+	}
+	g := f.gossip.Load()
+	if g == nil {
+		mc := member.DefaultConfig(f.cfg.Name)
+		mc.BindAddr = f.cfg.Gossip.Listen
+		mc.Keys = v.Settings.GossipKeys
+		mc.Logger = f.logger
+		mc.Meta = func() member.Meta {
+			return member.Meta{Role: f.cfg.Role, PeerID: f.self.PeerID, Addrs: f.addrs(),
+				MetaIndex: f.control.View().Index, APIAddr: f.cfg.API.Listen}
+		}
+		if f.fast {
+			mc.WAN = false
+			mc.ProbeInterval, mc.ProbeTimeout, mc.GossipInterval = 200*time.Millisecond, 100*time.Millisecond, 50*time.Millisecond
+		}
+		var err error
+		if g, err = member.Start(mc); err != nil {
+			f.logger.Error("gossip: start", "err", err)
+			return
+		}
+		f.gossip.Store(g)
+		f.keys = v.Settings.GossipKeys
+	} else {
+		if !slices.EqualFunc(f.keys, v.Settings.GossipKeys, bytes.Equal) {
+			if err := g.SetKeys(v.Settings.GossipKeys); err != nil {
+				f.logger.Warn("gossip: keys", "err", err)
+			} else {
+				f.keys = v.Settings.GossipKeys
+			}
+		}
+		if err := g.UpdateMeta(); err != nil {
+			f.logger.Debug("gossip: meta", "err", err)
+		}
+	}
+	if len(g.Peers()) > 1 {
+		return
+	}
+	var addrs []string
+	for _, p := range f.host.Network().Peers() {
+		if in, err := hello.Ask(ctx, f.host, p); err == nil && in.Gossip != "" {
+			addrs = append(addrs, in.Gossip)
+		}
+	}
+	if len(addrs) > 0 {
+		if _, err := g.Join(addrs); err != nil {
+			f.logger.Debug("gossip: join", "err", err)
+		}
+	}
+}
+
+// Peers returns gossip's view of the members, or nil before gossip runs.
+func (f *federation) peers() []member.Peer {
+	if g := f.gossip.Load(); g != nil {
+		return g.Peers()
+	}
+	return nil
+}
