@@ -25,7 +25,7 @@ func init() {
 	register(&command{name: "meta status", args: "", short: "leader, voters, non-voters, applied index, members", run: runMetaStatus})
 	register(&command{name: "meta snapshot save", args: "FILE", short: "back up the federation's metadata to FILE", run: runSnapshotSave})
 	register(&command{name: "meta snapshot restore", args: "FILE", short: "replace the federation's metadata by a backup", run: runSnapshotRestore})
-	register(&command{name: "meta gossip-key", args: "rotate|prune", short: "rotate the gossip key: rotate adds a new key, prune drops the old ones", run: runGossipKey})
+	register(&command{name: "meta gossip-key", args: "add|use|prune", short: "rotate the gossip key: add a new key, use it to send, prune the old ones (each step on every member first)", run: runGossipKey})
 }
 
 func runMemberAdd(ctx context.Context, io *IO, args []string) error {
@@ -237,14 +237,14 @@ func runSnapshotRestore(ctx context.Context, io *IO, args []string) error {
 
 func runGossipKey(ctx context.Context, io *IO, args []string) error {
 	var cf clientFlags
-	fs := newFlags(io, "meta gossip-key", "rotate|prune")
+	fs := newFlags(io, "meta gossip-key", "add|use|prune")
 	cf.register(fs)
 	pos, err := parseFlags(fs, args, 1, 1)
 	if err != nil {
 		return helpRequested(fs, err)
 	}
-	if pos[0] != "rotate" && pos[0] != "prune" {
-		return usagef("want rotate or prune, not %q", pos[0])
+	if pos[0] != "add" && pos[0] != "use" && pos[0] != "prune" {
+		return usagef("want add, use or prune, not %q", pos[0])
 	}
 	return simpleAdmin(ctx, io, cf, "POST", "/v1/meta/gossip-keys", map[string]string{"action": pos[0]}, "gossip keys: "+pos[0]+" done")
 }

@@ -359,6 +359,9 @@ func (s *server) listDatasets(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) getDataset(w http.ResponseWriter, r *http.Request) {
+	if !s.consistent(w, r) {
+		return
+	}
 	d := s.cfg.Meta.View().Dataset(r.PathValue("name"))
 	if d == nil {
 		s.fail(w, r, fmt.Errorf("%w: dataset %q does not exist (lienthong dataset list shows them)", meta.ErrNotFound, r.PathValue("name")))

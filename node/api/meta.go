@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"io"
 	"net/http"
@@ -76,6 +77,9 @@ func (s *server) readers(op string) http.HandlerFunc {
 }
 
 func (s *server) metaStatus(w http.ResponseWriter, r *http.Request) {
+	if !s.consistent(w, r) {
+		return
+	}
 	writeJSON(w, http.StatusOK, s.cfg.MetaStatus())
 }
 
@@ -96,9 +100,10 @@ func (s *server) restoreSnapshot(w http.ResponseWriter, r *http.Request) {
 	s.propose(w, r, meta.Command{Op: meta.OpRestore, View: b})
 }
 
-// gossipKeys rotates the federation's gossip key in two steps: "rotate"
-// puts a new key first and keeps the old ones for receiving; "prune", once
-// every member has applied the rotation, drops the old keys.
+// gossipKeys rotates the federation's gossip key in three steps, each to be
+// applied by every member before the next: "add" installs a new key for
+// receiving, "use" makes the newest key the one that sends, "prune" drops
+// all but the key in use.
 func (s *server) gossipKeys(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Action string `json:"action"`
@@ -107,23 +112,46 @@ func (s *server) gossipKeys(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	keys := s.cfg.Meta.View().Settings.GossipKeys
-	switch req.Action {
-	case "rotate":
-		k := make([]byte, 32)
-		rand.Read(k)
-		keys = append([][]byte{k}, keys...)
-	case "prune":
-		if len(keys) == 0 {
-			s.fail(w, r, badRequest("no gossip key to keep"))
-			return
-		}
-		keys = keys[:1]
-	default:
-		s.fail(w, r, badRequest("action %q: want rotate or prune", req.Action))
+	keys := slices.Clone(s.cfg.Meta.View().Settings.GossipKeys)
+	if len(keys) == 0 {
+		s.fail(w, r, badRequest("this federation has no gossip key yet"))
 		return
 	}
-	s.propose(w, r, meta.Command{Op: meta.OpGossipKeys, Keys: slices.Clone(keys)})
+	switch req.Action {
+	case "add":
+		k := make([]byte, 32)
+		rand.Read(k)
+		keys = append(keys, k)
+	case "use":
+		keys = append(keys[len(keys)-1:], keys[:len(keys)-1]...)
+	case "prune":
+		keys = keys[:1]
+	default:
+		s.fail(w, r, badRequest("action %q: want add, use or prune", req.Action))
+		return
+	}
+	s.propose(w, r, meta.Command{Op: meta.OpGossipKeys, Keys: keys})
+}
+
+// syncer is a metadata store that can make a read linearizable.
+type syncer interface {
+	Sync(ctx context.Context) error
+}
+
+// consistent waits, for ?consistent=true, until the node has applied all
+// metadata committed before the request; it reports false after answering
+// with an error.
+func (s *server) consistent(w http.ResponseWriter, r *http.Request) bool {
+	if r.URL.Query().Get("consistent") != "true" {
+		return true
+	}
+	if sy, ok := s.cfg.Meta.(syncer); ok {
+		if err := sy.Sync(r.Context()); err != nil {
+			s.fail(w, r, err)
+			return false
+		}
+	}
+	return true
 }
 
 func validPeerID(s string) bool { return len(s) > 40 && len(s) < 128 && dictSafe(s) }

@@ -23,8 +23,13 @@ import (
 	"github.com/lienthong/lienthong/transport/raftlayer"
 )
 
-// ProposeProtocol carries a proposal from any node to the leader.
-const ProposeProtocol = "/lienthong/meta/propose/1.0.0"
+// ProposeProtocol carries a proposal from any node to the leader;
+// ReadIndexProtocol asks the leader for an index that a linearizable read
+// must wait for.
+const (
+	ProposeProtocol   = "/lienthong/meta/propose/1.0.0"
+	ReadIndexProtocol = "/lienthong/meta/readindex/1.0.0"
+)
 
 // keySavedView is the node-local key of the last applied metadata.
 const keySavedView = "meta/raft-view"
@@ -144,6 +149,7 @@ func New(cfg Config) (*Control, error) {
 	}
 	c.raft = r
 	transport.Handle(cfg.Host, ProposeProtocol, 4<<20, 30*time.Second, c.handlePropose)
+	transport.Handle(cfg.Host, ReadIndexProtocol, 16, 10*time.Second, c.handleReadIndex)
 	c.wg.Add(1)
 	go c.upkeep()
 	return c, nil
@@ -153,6 +159,7 @@ func New(cfg Config) (*Control, error) {
 func (c *Control) Close() error {
 	close(c.stop)
 	c.cfg.Host.RemoveStreamHandler(ProposeProtocol)
+	c.cfg.Host.RemoveStreamHandler(ReadIndexProtocol)
 	err := c.raft.Shutdown().Error()
 	c.wg.Wait()
 	return errors.Join(err, c.trans.Close())
@@ -331,6 +338,71 @@ func decodeError(res proposeResult) error {
 		class = meta.ErrNotFound
 	}
 	return &remoteError{class: class, msg: res.Message}
+}
+
+// Sync waits until this node has applied everything committed before the
+// call, as confirmed by a leader that still holds its quorum: a view read
+// after Sync is linearizable. Ordinary reads skip it and may be stale.
+func (c *Control) Sync(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.ProposeTimeout)
+		defer cancel()
+	}
+	for {
+		index, err := c.readIndex(ctx)
+		if err == nil {
+			if err := c.WaitApplied(ctx, index); err != nil {
+				return c.noQuorum(err)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return c.noQuorum(ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// readIndex returns the leader's commit index after it confirmed its leadership.
+func (c *Control) readIndex(ctx context.Context) (uint64, error) {
+	if c.raft.State() == raft.Leader {
+		return c.leaderReadIndex()
+	}
+	_, leader := c.raft.LeaderWithID()
+	id, err := peer.Decode(string(leader))
+	if err != nil {
+		return 0, errors.New("no leader known")
+	}
+	b, err := transport.Request(ctx, c.cfg.Host, id, ReadIndexProtocol, []byte("?"), 64)
+	if err != nil {
+		return 0, err
+	}
+	var idx uint64
+	if err := json.Unmarshal(b, &idx); err != nil || idx == 0 {
+		return 0, errors.New("leader gave no read index")
+	}
+	return idx, nil
+}
+
+func (c *Control) leaderReadIndex() (uint64, error) {
+	commit := c.raft.CommitIndex()
+	if err := c.raft.VerifyLeader().Error(); err != nil {
+		return 0, err
+	}
+	return commit, nil
+}
+
+func (c *Control) handleReadIndex(ctx context.Context, from peer.ID, _ []byte) ([]byte, error) {
+	if c.raft.State() != raft.Leader {
+		return json.Marshal(uint64(0))
+	}
+	idx, err := c.leaderReadIndex()
+	if err != nil {
+		return json.Marshal(uint64(0))
+	}
+	return json.Marshal(idx)
 }
 
 // WaitApplied blocks until this node has applied log index index.
