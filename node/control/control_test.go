@@ -316,4 +316,3 @@ func BenchmarkPropose(b *testing.B) {
 		})
 	}
 }
-
