@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -284,5 +285,50 @@ func TestChangesFollow(t *testing.T) {
 	}
 	if !bytes.HasPrefix(got, []byte("id: 1\nevent: change\ndata: {")) || !bytes.Contains(got, []byte(`"key":"079090000001"`)) {
 		t.Fatalf("event %q", got)
+	}
+}
+
+func TestMetaSnapshotRestore(t *testing.T) {
+	tn := newTestNode(t)
+	code, backup := tn.do("GET", "/v1/meta/snapshot", "")
+	if code != 200 || !bytes.Contains(backup, []byte(`"population.identity"`)) {
+		t.Fatalf("save: %d %s", code, backup)
+	}
+	if code, b := tn.do("POST", "/v1/datasets/land.79/transfer", `{"to":"mps"}`); code != 200 {
+		t.Fatalf("transfer: %d %s", code, b)
+	}
+	if d := tn.n.Meta().View().Dataset("land.79"); d.Owner != "mps" || d.OwnerEpoch != 2 {
+		t.Fatalf("after transfer: %+v", d)
+	}
+	if code, b := tn.do("PUT", "/v1/meta/snapshot", `{"index":1,"members":[`); code != 400 {
+		t.Fatalf("restore of a broken backup: %d %s", code, b)
+	}
+	before := tn.n.Meta().View().Index
+	if code, b := tn.do("PUT", "/v1/meta/snapshot", string(backup)); code != 200 {
+		t.Fatalf("restore: %d %s", code, b)
+	}
+	v := tn.n.Meta().View()
+	if d := v.Dataset("land.79"); d.Owner != "moh" || d.OwnerEpoch != 1 || v.Index <= before {
+		t.Fatalf("after restore: %+v at index %d (was %d)", d, v.Index, before)
+	}
+	// Grant, revoke and transfer errors name what is wrong.
+	for _, tt := range []struct{ path, body, code, msg string }{
+		{"/v1/datasets/land.79/grant", `{"reader":"hanoi"}`, "invalid", "not a member"},
+		{"/v1/datasets/land.79/transfer", `{"to":"hanoi"}`, "invalid", "not a member"},
+		{"/v1/datasets/nope/grant", `{"reader":"mps"}`, "not_found", "nope"},
+		{"/v1/datasets/land.79/grant", `{"reader":"moh"}`, "invalid", "owns"},
+	} {
+		code, b := tn.do("POST", tt.path, tt.body)
+		var eb api.ErrorBody
+		json.Unmarshal(b, &eb)
+		if code < 400 || eb.Error.Code != tt.code || !strings.Contains(eb.Error.Message, tt.msg) {
+			t.Errorf("%s %s: %d %s", tt.path, tt.body, code, b)
+		}
+	}
+	if code, b := tn.do("POST", "/v1/datasets/land.79/grant", `{"reader":"mps"}`); code != 200 || !slices.Contains(tn.n.Meta().View().Dataset("land.79").Readers, "mps") {
+		t.Fatalf("grant: %d %s", code, b)
+	}
+	if code, b := tn.do("DELETE", "/v1/members/moh", ""); code != 409 {
+		t.Fatalf("removing an owner: %d %s, want 409", code, b)
 	}
 }
