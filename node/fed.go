@@ -19,8 +19,11 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lienthong/lienthong/node/control"
+	"github.com/lienthong/lienthong/node/data"
+	"github.com/lienthong/lienthong/node/replica"
 	"github.com/lienthong/lienthong/node/member"
 	"github.com/lienthong/lienthong/node/meta"
 	"github.com/lienthong/lienthong/storage"
@@ -44,6 +47,7 @@ type federation struct {
 	join    []peer.AddrInfo
 	fast    bool
 	gossip  atomic.Pointer[member.List]
+	replica *replica.Replicator
 	keys    [][]byte // gossip keys installed; touched only by run
 
 	stop chan struct{}
@@ -111,6 +115,27 @@ func startFederation(cfg Config, opts Options, key crypto.PrivKey, id peer.ID, s
 	f.wg.Add(1)
 	go f.run()
 	return f, nil
+}
+
+// startReplica starts replicating the datasets this node may read.
+func (f *federation) startReplica(eng *data.Engine, st *storage.Store, key crypto.PrivKey, reg prometheus.Registerer) {
+	rc := replica.Config{Self: f.cfg.Name, Key: key, Host: f.host, Store: st, Meta: f.control, Engine: eng,
+		Registerer: reg, Logger: f.logger}
+	if f.fast {
+		rc.Interval = 300 * time.Millisecond
+	}
+	f.replica = replica.New(rc)
+	ctx, cancel := context.WithCancel(context.Background())
+	f.wg.Add(2)
+	go func() {
+		defer f.wg.Done()
+		f.replica.Run(ctx)
+	}()
+	go func() {
+		defer f.wg.Done()
+		<-f.stop
+		cancel()
+	}()
 }
 
 func (f *federation) close() error {

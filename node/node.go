@@ -108,6 +108,9 @@ func New(cfg Config, opts Options) (*Node, error) {
 		return nil, err
 	}
 	n.registry = prometheus.NewRegistry()
+	if n.fed != nil {
+		n.fed.startReplica(n.engine, st, key, n.registry)
+	}
 	n.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lienthong_storage_changes", Help: "Durable entries in the change feed.",

@@ -433,3 +433,17 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
 	panic(fmt.Sprintf(format, args...))
 }
+
+// OpRange calls fn with the encoding of each op of stream (dataset, origin)
+// from seq from to seq to, in order, until fn returns false. enc is valid
+// only during the call.
+func (s *Store) OpRange(dataset, origin string, from, to uint64, fn func(seq uint64, enc []byte) bool) error {
+	prefix := append(appendParts(nil, tableOp, dataset, origin), sep)
+	return s.scan(prefix, opKey(dataset, origin, from), func(k, v []byte) (bool, error) {
+		seq := binary.BigEndian.Uint64(k[len(prefix):])
+		if seq > to {
+			return false, nil
+		}
+		return fn(seq, v), nil
+	})
+}

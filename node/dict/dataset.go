@@ -20,6 +20,7 @@ type Dataset struct {
 	KeyPrefix  string   `json:"key_prefix,omitempty"`  // only keys starting with it belong to the dataset; "" for all keys
 	Owner      string   `json:"owner"`                 // member name, see ValidMemberName
 	OwnerEpoch uint64   `json:"owner_epoch,omitempty"` // set by the metadata layer: 1 at creation, bumped on each ownership transfer; 0 in a request means "new"
+	PastOwners []string `json:"past_owners,omitempty"` // owners of epochs 1 .. OwnerEpoch-1, in order; set by the metadata layer
 	Readers    []string `json:"readers,omitempty"`     // member names, unique, not including the owner
 }
 
@@ -129,6 +130,18 @@ func (d *Dataset) Check(t *EntityType) error {
 		}
 	}
 	return nil
+}
+
+// OwnerAt returns the member that owned the dataset at owner epoch epoch,
+// and false for an epoch the dataset has not reached.
+func (d *Dataset) OwnerAt(epoch uint64) (string, bool) {
+	switch {
+	case epoch == d.OwnerEpoch:
+		return d.Owner, true
+	case epoch >= 1 && epoch < d.OwnerEpoch && int(epoch) <= len(d.PastOwners):
+		return d.PastOwners[epoch-1], true
+	}
+	return "", false
 }
 
 // Covers reports whether field is one of d's fields.

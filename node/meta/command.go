@@ -175,6 +175,7 @@ func (v *View) withTransfer(name, to string) (*View, error) {
 	dc.Readers = slices.DeleteFunc(slices.Clone(d.Readers), func(r string) bool { return r == to })
 	dc.Readers = append(dc.Readers, d.Owner)
 	slices.Sort(dc.Readers)
+	dc.PastOwners = append(slices.Clone(d.PastOwners), d.Owner)
 	dc.Owner, dc.OwnerEpoch = to, d.OwnerEpoch+1
 	n := v.clone()
 	n.datasets[name] = &dc
