@@ -23,9 +23,9 @@ import (
 
 	"github.com/lienthong/lienthong/node/control"
 	"github.com/lienthong/lienthong/node/data"
-	"github.com/lienthong/lienthong/node/replica"
 	"github.com/lienthong/lienthong/node/member"
 	"github.com/lienthong/lienthong/node/meta"
+	"github.com/lienthong/lienthong/node/replica"
 	"github.com/lienthong/lienthong/storage"
 	"github.com/lienthong/lienthong/transport"
 	"github.com/lienthong/lienthong/transport/hello"
