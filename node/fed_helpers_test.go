@@ -16,4 +16,6 @@ func mustDataset(t *testing.T, s string) *dict.Dataset {
 	return d
 }
 
-func streamOf(dataset, origin string) storage.Stream { return storage.Stream{Dataset: dataset, Origin: origin} }
+func streamOf(dataset, origin string) storage.Stream {
+	return storage.Stream{Dataset: dataset, Origin: origin}
+}
