@@ -133,6 +133,13 @@ func TestReplication(t *testing.T) {
 			t.Fatalf("%s: %v %v", name, ent, err)
 		}
 	}
+	res, err := nodes["moh"].Verify(ctx, "mps", "population.identity")
+	if err != nil || len(res) != 1 || len(res[0].Differ) != 0 || res[0].Entities != n {
+		t.Fatalf("verify moh against mps: %+v %v", res, err)
+	}
+	if _, err := nodes["moh"].Verify(ctx, "mof", "population.identity"); err == nil {
+		t.Fatal("verify against a non-reader compared something")
+	}
 	for _, name := range []string{"s1", "mof"} {
 		heads, _ := nodes[name].store.Heads("")
 		ents, _ := nodes[name].store.Entities("citizen", "", "", 10)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/lienthong/lienthong/node/data"
 	"github.com/lienthong/lienthong/node/member"
 	"github.com/lienthong/lienthong/node/meta"
+	"github.com/lienthong/lienthong/node/replica"
 	"github.com/lienthong/lienthong/storage"
 )
 
@@ -121,6 +123,7 @@ func New(cfg Config, opts Options) (*Node, error) {
 	n.handler = api.New(api.Config{
 		Engine: n.engine, Meta: n.meta, Tokens: api.NewTokens(cfg.API.Tokens),
 		MaxBodyBytes: cfg.API.MaxBodyBytes, Status: func() any { return n.Status() }, MetaStatus: func() any { return n.MetaStatus() },
+		Verify:   func(ctx context.Context, peer, dataset string) (any, error) { return n.Verify(ctx, peer, dataset) },
 		Registry: n.registry, Logger: opts.Logger,
 	})
 	return n, nil
@@ -192,6 +195,18 @@ type Status struct {
 	// Federated nodes only: the control plane and the members as gossip sees them.
 	Control *control.Status `json:"control,omitempty"`
 	Members []MemberStatus  `json:"members,omitempty"`
+	// Peers are the connected members, how, and when this node last pulled
+	// from each; Quarantined the streams it ignores from some peer.
+	Peers       []PeerStatus                `json:"peers,omitempty"`
+	Quarantined []replica.QuarantinedStream `json:"quarantined,omitempty"`
+}
+
+// PeerStatus is one member as the data plane sees it.
+type PeerStatus struct {
+	Name      string    `json:"name"`
+	Connected bool      `json:"connected"`
+	Addr      string    `json:"addr,omitempty"`
+	LastSync  time.Time `json:"last_sync,omitzero"`
 }
 
 // MemberStatus is one member: from the metadata, and from gossip.
@@ -252,6 +267,20 @@ func (n *Node) Status() Status {
 				ms.State, ms.Since, ms.MetaIndex = string(p.State), p.Since, p.Meta.MetaIndex
 			}
 			s.Members = append(s.Members, ms)
+			if m.Name == n.cfg.Name || n.fed.replica == nil {
+				continue
+			}
+			ps := PeerStatus{Name: m.Name}
+			if id, err := peer.Decode(m.PeerID); err == nil {
+				for _, c := range n.fed.host.Network().ConnsToPeer(id) {
+					ps.Connected, ps.Addr = true, c.RemoteMultiaddr().String()
+				}
+				ps.LastSync = n.fed.replica.LastSync()[id.String()]
+			}
+			s.Peers = append(s.Peers, ps)
+		}
+		if n.fed.replica != nil {
+			s.Quarantined = n.fed.replica.Quarantined()
 		}
 	}
 	heads, err := n.store.Heads("")

@@ -164,3 +164,16 @@ func dictSafe(s string) bool {
 	}
 	return true
 }
+
+func (s *server) verify(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Verify == nil {
+		s.fail(w, r, badRequest("this node is not in a federation: there is no peer to compare with"))
+		return
+	}
+	res, err := s.cfg.Verify(r.Context(), r.URL.Query().Get("peer"), r.URL.Query().Get("dataset"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": res})
+}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -26,6 +27,9 @@ type Config struct {
 	// GET /v1/meta (the control plane as this node sees it).
 	Status     func() any
 	MetaStatus func() any
+	// Verify compares dataset digests with peers (GET /v1/verify); nil
+	// answers 400 (a single node has nothing to compare).
+	Verify func(ctx context.Context, peer, dataset string) (any, error)
 	// Registry receives the API's metrics and is served on /metrics; nil
 	// means a new registry.
 	Registry *prometheus.Registry
@@ -95,6 +99,7 @@ func New(cfg Config) http.Handler {
 	route("GET /v1/meta/snapshot", RoleAdmin, s.saveSnapshot)
 	route("PUT /v1/meta/snapshot", RoleAdmin, s.restoreSnapshot)
 	route("POST /v1/meta/gossip-keys", RoleAdmin, s.gossipKeys)
+	route("GET /v1/verify", RoleRead, s.verify)
 	route("GET /v1/status", RoleRead, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, cfg.Status()) })
 	route("GET /metrics", RoleRead, promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}).ServeHTTP)
 	route("GET /healthz", RoleNone, func(w http.ResponseWriter, r *http.Request) {

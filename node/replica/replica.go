@@ -116,6 +116,7 @@ func New(cfg Config) *Replicator {
 		cfg.Registerer.MustRegister(r.stats.applied, r.stats.rejected, r.stats.bytes)
 	}
 	transport.Handle(cfg.Host, SyncProtocol, maxRequestBytes, 30*time.Second, r.serve)
+	transport.Handle(cfg.Host, DigestProtocol, 256, 60*time.Second, r.serveDigest)
 	transport.Handle(cfg.Host, NotifyProtocol, 16, 5*time.Second, func(_ context.Context, from peer.ID, _ []byte) ([]byte, error) {
 		select {
 		case r.wake <- from:
