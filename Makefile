@@ -10,7 +10,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/lienthong/lienthong/node.Version=$(VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help build test race lint fuzz bench demo demo-stop check clean
+.PHONY: help build test race lint fuzz bench demo demo-stop dev check clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -44,32 +44,14 @@ bench: build ## durable write benchmark against raw Pebble, and the Go benchmark
 
 check: lint test ## what CI runs
 
-demo: build ## start a dev node with the sample dictionary and 10,000 citizens (stop: make demo-stop)
-	@$(MAKE) -s demo-stop >/dev/null 2>&1 || true
-	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
-	@$(BIN)/lienthong dev --dir $(DEMO_DIR)/node --api $(DEMO_API) --json > $(DEMO_DIR)/dev.json 2> $(DEMO_DIR)/node.log & echo $$! > $(DEMO_DIR)/pid
-	@for i in $$(seq 1 100); do [ -s $(DEMO_DIR)/dev.json ] && break; \
-	  kill -0 $$(cat $(DEMO_DIR)/pid) 2>/dev/null || { cat $(DEMO_DIR)/node.log; exit 1; }; sleep 0.1; done
-	@export LIENTHONG_API=http://$(DEMO_API) LIENTHONG_TOKEN=$$(sed -E 's/.*"admin_token":"([^"]+)".*/\1/' $(DEMO_DIR)/dev.json); \
-	  set -e; \
-	  $(BIN)/lienthong gen citizen --count $(DEMO_COUNT) --seed 1 --out $(DEMO_DIR)/citizens.jsonl; \
-	  $(BIN)/lienthong import population.identity $(DEMO_DIR)/citizens.jsonl --drop-other-fields; \
-	  $(BIN)/lienthong import health.insurance $(DEMO_DIR)/citizens.jsonl --drop-other-fields; \
-	  key=$$(head -1 $(DEMO_DIR)/citizens.jsonl | sed -E 's/^\{"key":"([0-9]+)".*/\1/'); \
-	  echo; $(BIN)/lienthong get citizen $$key; echo; \
-	  echo "A dev node is running (pid $$(cat $(DEMO_DIR)/pid), log $(DEMO_DIR)/node.log). Try:"; \
-	  echo "  export LIENTHONG_API=$$LIENTHONG_API LIENTHONG_TOKEN=$$LIENTHONG_TOKEN"; \
-	  echo "  $(BIN)/lienthong get citizen $$key --provenance"; \
-	  echo "  $(BIN)/lienthong patch health.insurance $$key '{\"clinic_visits\":{\"increment\":1}}'"; \
-	  echo "  $(BIN)/lienthong changes --since $$(( 2*$(DEMO_COUNT) - 3 ))"; \
-	  echo "  $(BIN)/lienthong status"; \
-	  echo "  curl -s -H \"Authorization: Bearer \$$LIENTHONG_TOKEN\" $$LIENTHONG_API/v1/entities/citizen/$$key"; \
-	  echo "  curl -s -H \"Authorization: Bearer \$$LIENTHONG_TOKEN\" '$$LIENTHONG_API/v1/entities/citizen?limit=2'"; \
-	  echo "  curl -sN -H \"Authorization: Bearer \$$LIENTHONG_TOKEN\" -H 'Accept: text/event-stream' $$LIENTHONG_API/v1/changes?since=$$(( 2*$(DEMO_COUNT) ))"; \
-	  echo "Stop it with: make demo-stop"
+demo: build ## start a local federation (a seed, two provinces, a ministry) with sample data; make demo-stop ends it
+	$(BIN)/lienthong demo up --dir $(DEMO_DIR) --count $(DEMO_COUNT)
 
-demo-stop: ## stop the demo node
-	@if [ -f $(DEMO_DIR)/pid ]; then kill $$(cat $(DEMO_DIR)/pid) 2>/dev/null || true; rm -f $(DEMO_DIR)/pid; echo "demo node stopped"; fi
+demo-stop: ## stop the demo federation
+	$(BIN)/lienthong demo stop --dir $(DEMO_DIR)
+
+dev: build ## run a throwaway single-node federation with the sample dictionary, in the foreground
+	$(BIN)/lienthong dev --api $(DEMO_API)
 
 clean: ## remove build output
 	rm -rf $(BIN)

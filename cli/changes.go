@@ -8,6 +8,7 @@ import (
 	"fmt"
 	stdio "io"
 	"strings"
+	"time"
 
 	"github.com/lienthong/lienthong/node/api"
 	"github.com/lienthong/lienthong/node/data"
@@ -123,6 +124,16 @@ func runStatus(ctx context.Context, io *IO, args []string) error {
 	if err := json.Unmarshal(raw, &st); err != nil {
 		return err
 	}
+	var fed struct {
+		Peers []struct {
+			Name      string    `json:"name"`
+			Connected bool      `json:"connected"`
+			Addr      string    `json:"addr"`
+			LastSync  time.Time `json:"last_sync"`
+		} `json:"peers"`
+		Quarantined []struct{ Peer, Dataset, Origin, Reason string } `json:"quarantined"`
+	}
+	json.Unmarshal(raw, &fed)
 	fmt.Fprintf(io.Out, "node %s (%s), version %s, up %ds\nmetadata index %d, %d changes applied\n",
 		st.Name, st.PeerID, st.Version, st.UptimeSeconds, st.MetaIndex, st.Changes)
 	for _, d := range st.Datasets {
@@ -131,6 +142,20 @@ func runStatus(ctx context.Context, io *IO, args []string) error {
 			streams = append(streams, fmt.Sprintf("%s:%d", s.Origin, s.Seq))
 		}
 		fmt.Fprintf(io.Out, "  %-24s %-6s owner %s (epoch %d)  streams %s\n", d.Name, d.Role, d.Owner, d.OwnerEpoch, strings.Join(streams, " "))
+	}
+	for _, p := range fed.Peers {
+		state := "not connected"
+		if p.Connected {
+			state = "connected via " + p.Addr
+		}
+		last := "never"
+		if !p.LastSync.IsZero() {
+			last = time.Since(p.LastSync).Round(time.Millisecond).String() + " ago"
+		}
+		fmt.Fprintf(io.Out, "  peer %-10s %s, last sync %s\n", p.Name, state, last)
+	}
+	for _, q := range fed.Quarantined {
+		fmt.Fprintf(io.Out, "  quarantined: %s/%s from %s (%s)\n", q.Dataset, q.Origin, q.Peer, q.Reason)
 	}
 	return nil
 }

@@ -1,0 +1,300 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/lienthong/lienthong/docs/examples"
+	"github.com/lienthong/lienthong/node"
+	"github.com/lienthong/lienthong/node/dict"
+	"github.com/lienthong/lienthong/sim/gen"
+)
+
+func init() {
+	register(&command{name: "demo up", args: "--dir D", short: "start a local federation (a seed, two provinces, a ministry) with sample data", run: runDemoUp})
+	register(&command{name: "demo stop", args: "--dir D", short: "stop the nodes of a demo federation", run: runDemoStop})
+}
+
+// demoNodes are the demo federation: the national data centre's seed, two
+// provinces and the health ministry. Ports are base+i.
+var demoNodes = []struct{ name, role string }{
+	{"ndc", "seed"}, {"hcm", "member"}, {"hanoi", "member"}, {"moh", "member"},
+}
+
+type demoNode struct {
+	node.InitResult
+	Dir, P2P string
+	client   *Client
+}
+
+func runDemoUp(ctx context.Context, io *IO, args []string) error {
+	fs := newFlags(io, "demo up", "--dir D [--api-port P] [--count N]")
+	dir := fs.String("dir", "", "directory for the nodes (required; removed and recreated)")
+	apiPort := fs.Int("api-port", 7071, "API port of the first node; the others follow")
+	count := fs.Int("count", 10000, "generated citizens")
+	if _, err := parseFlags(fs, args, 0, 0); err != nil {
+		return helpRequested(fs, err)
+	}
+	if *dir == "" {
+		return usagef("--dir is required")
+	}
+	runDemoStop(ctx, io, []string{"--dir", *dir})
+	if err := os.RemoveAll(*dir); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	say := func(format string, a ...any) { fmt.Fprintf(io.Err, "demo: "+format+"\n", a...) }
+	var nodes []*demoNode
+	for i, d := range demoNodes {
+		api := "127.0.0.1:" + strconv.Itoa(*apiPort+i)
+		p2p := "/ip4/127.0.0.1/tcp/" + strconv.Itoa(*apiPort+100+i)
+		gossip := "127.0.0.1:" + strconv.Itoa(*apiPort+200+i)
+		res, err := initNode(filepath.Join(*dir, d.name), d.name, api, p2p, gossip, d.role)
+		if err != nil {
+			return err
+		}
+		n := &demoNode{InitResult: *res, Dir: res.Dir, P2P: p2p + "/p2p/" + res.PeerID}
+		n.client = &Client{base: res.APIURL, token: res.AdminToken, http: &http.Client{Timeout: time.Minute}}
+		nodes = append(nodes, n)
+	}
+	start := func(n *demoNode, extra ...string) error {
+		logf, err := os.OpenFile(filepath.Join(n.Dir, "node.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return err
+		}
+		cmd := exec.Command(self, append([]string{"start", "--dir", n.Dir}, extra...)...)
+		cmd.Stdout, cmd.Stderr = logf, logf
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives this command
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(filepath.Join(*dir, "pids"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = fmt.Fprintln(f, cmd.Process.Pid)
+		return err
+	}
+	waitMeta := func(n *demoNode, what string, ok func(node.MetaStatus) bool) error {
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			var st node.MetaStatus
+			if err := n.client.do(ctx, "GET", "/v1/meta", nil, &st); err == nil && ok(st) {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s: timed out waiting until %s (see %s/node.log)", n.Name, what, n.Dir)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	seed := nodes[0]
+	say("starting %s, the seed that creates the federation", seed.Name)
+	if err := start(seed, "--bootstrap"); err != nil {
+		return err
+	}
+	if err := waitMeta(seed, "it leads", func(st node.MetaStatus) bool { return st.Control != nil && st.Control.State == "Leader" && len(st.Members) == 1 }); err != nil {
+		return err
+	}
+	for _, n := range nodes[1:] {
+		if err := seed.client.do(ctx, "PUT", "/v1/members/"+n.Name, map[string]string{"role": "member", "peer_id": n.PeerID}, nil); err != nil {
+			return err
+		}
+		say("admitted %s; starting it", n.Name)
+		if err := start(n, "--join", seed.P2P); err != nil {
+			return err
+		}
+	}
+	types, err := examples.EntityTypes()
+	if err != nil {
+		return err
+	}
+	for _, t := range types {
+		b, _ := json.Marshal(t)
+		if err := seed.client.do(ctx, "PUT", "/v1/schemas/"+t.Name, b, nil); err != nil {
+			return err
+		}
+	}
+	dss, err := examples.Datasets()
+	if err != nil {
+		return err
+	}
+	names := []string{}
+	for _, n := range nodes {
+		names = append(names, n.Name)
+	}
+	for _, d := range dss {
+		demoDataset(d, names)
+		b, _ := json.Marshal(d)
+		if err := seed.client.do(ctx, "PUT", "/v1/datasets/"+d.Name, b, nil); err != nil {
+			return err
+		}
+	}
+	var index uint64
+	var st node.MetaStatus
+	if err := seed.client.do(ctx, "GET", "/v1/meta", nil, &st); err != nil {
+		return err
+	}
+	index = st.MetaIndex
+	for _, n := range nodes {
+		if err := waitMeta(n, "it has the dictionary", func(st node.MetaStatus) bool { return st.MetaIndex >= index }); err != nil {
+			return err
+		}
+	}
+	say("every node has the dictionary and datasets (metadata index %d)", index)
+	citizens := filepath.Join(*dir, "citizens.jsonl")
+	parcels := filepath.Join(*dir, "parcels-79.jsonl")
+	if err := writeGen(citizens, "citizen", nil, *count); err != nil {
+		return err
+	}
+	if err := writeGen(parcels, "land_parcel", []string{"79"}, *count/10); err != nil {
+		return err
+	}
+	for _, load := range []struct {
+		at      *demoNode
+		dataset string
+		file    string
+	}{{seed, "population.identity", citizens}, {nodes[3], "health.insurance", citizens}, {nodes[1], "land.79", parcels}} {
+		code := Main(ctx, []string{"import", load.dataset, load.file, "--drop-other-fields", "--api", load.at.APIURL, "--token", load.at.AdminToken}, io)
+		if code != ExitOK {
+			return fmt.Errorf("import %s at %s failed", load.dataset, load.at.Name)
+		}
+	}
+	first, err := firstKey(citizens)
+	if err != nil {
+		return err
+	}
+	moh, hcm := nodes[3], nodes[1]
+	say("moh records a clinic visit of citizen %s; watching it reach ndc", first)
+	if err := moh.client.do(ctx, "PATCH", "/v1/datasets/health.insurance/entities/"+first, []byte(`{"clinic_visits":{"increment":1}}`), nil); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	for {
+		var ent struct {
+			Datasets []string `json:"datasets"`
+		}
+		if err := seed.client.do(ctx, "GET", "/v1/entities/citizen/"+first, nil, &ent); err == nil && slices.Contains(ent.Datasets, "health.insurance") {
+			break
+		}
+		if time.Since(t0) > 60*time.Second {
+			return errors.New("the change did not reach ndc within a minute")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	fmt.Fprintf(io.Out, `
+A local federation is running (logs in %[1]s/*/node.log):
+  ndc    seed, national data centre   %[2]s   owns population.identity, reference.*
+  hcm    province 79                  %[3]s   owns land.79
+  hanoi  province 01                  %[4]s   owns land.01
+  moh    ministry of health           %[5]s   owns health.insurance
+
+The merged citizen at ndc (identity from ndc, insurance replicated from moh):
+  %[6]s get citizen %[7]s --api %[2]s --token %[8]s --provenance
+
+hcm may not read health.insurance, so it has none of it:
+  %[6]s get citizen %[7]s --api %[3]s --token %[9]s
+
+Stop moh, write while it is down, restart it and watch it catch up:
+  kill $(pgrep -f 'start --dir %[1]s/moh')
+  %[6]s patch population.identity %[7]s '{"ethnicity":"Tày"}' --api %[2]s --token %[8]s
+  %[6]s start --dir %[1]s/moh &
+  %[6]s changes --follow --api %[5]s --token %[10]s
+  %[6]s verify --api %[5]s --token %[10]s
+
+Status of a node, and the federation's metadata:
+  %[6]s status --api %[2]s --token %[8]s
+  %[6]s meta status --api %[2]s --token %[8]s
+
+Stop everything: make demo-stop   (or %[6]s demo stop --dir %[1]s)
+`, *dir, seed.APIURL, hcm.APIURL, nodes[2].APIURL, moh.APIURL, self, first, seed.AdminToken, hcm.AdminToken, moh.AdminToken)
+	return nil
+}
+
+// demoDataset adapts a sample dataset to the demo's members: a missing
+// owner is replaced by ndc, missing readers are dropped, ndc reads all.
+func demoDataset(d *dict.Dataset, members []string) {
+	if !slices.Contains(members, d.Owner) {
+		d.Owner = "ndc"
+	}
+	readers := []string{}
+	for _, r := range append(d.Readers, "ndc") {
+		if slices.Contains(members, r) && r != d.Owner && !slices.Contains(readers, r) {
+			readers = append(readers, r)
+		}
+	}
+	if d.Name == "population.identity" {
+		readers = []string{"hanoi", "hcm", "moh"}
+	}
+	d.Readers = readers
+}
+
+func writeGen(path, kind string, provinces []string, n int) error {
+	g, err := gen.NewWithProvinces(kind, 1, provinces)
+	if err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := g.WriteJSONL(f, n); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func firstKey(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	var r struct {
+		Key string `json:"key"`
+	}
+	if err := json.Unmarshal([]byte(line), &r); err != nil {
+		return "", err
+	}
+	return r.Key, nil
+}
+
+func runDemoStop(ctx context.Context, io *IO, args []string) error {
+	fs := newFlags(io, "demo stop", "--dir D")
+	dir := fs.String("dir", "", "directory of the demo (required)")
+	if _, err := parseFlags(fs, args, 0, 0); err != nil {
+		return helpRequested(fs, err)
+	}
+	if *dir == "" {
+		return usagef("--dir is required")
+	}
+	b, err := os.ReadFile(filepath.Join(*dir, "pids"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, f := range strings.Fields(string(b)) {
+		if pid, err := strconv.Atoi(f); err == nil {
+			syscall.Kill(pid, syscall.SIGTERM)
+		}
+	}
+	return os.Remove(filepath.Join(*dir, "pids"))
+}
