@@ -108,7 +108,9 @@ func runDemoUp(ctx context.Context, io *IO, args []string) error {
 	if err := start(seed, "--bootstrap"); err != nil {
 		return err
 	}
-	if err := waitMeta(seed, "it leads", func(st node.MetaStatus) bool { return st.Control != nil && st.Control.State == "Leader" && len(st.Members) == 1 }); err != nil {
+	if err := waitMeta(seed, "it leads", func(st node.MetaStatus) bool {
+		return st.Control != nil && st.Control.State == "Leader" && len(st.Members) == 1
+	}); err != nil {
 		return err
 	}
 	for _, n := range nodes[1:] {
