@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -229,4 +230,33 @@ func TestDevJSON(t *testing.T) {
 			t.Fatalf("dev node lacks sample dataset %s:\n%s", ds, out)
 		}
 	}
+}
+
+// TestDemo runs `lienthong demo up` as make demo does: four real node
+// processes, sample data imported at the owners, a change replicated.
+func TestDemo(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "demo")
+	_, port, _ := net.SplitHostPort(freeAddr(t))
+	base, _ := strconv.Atoi(port)
+	if base > 60000 {
+		base -= 5000
+	}
+	t.Cleanup(func() { run(t, nil, "demo", "stop", "--dir", dir) })
+	r := run(t, nil, "demo", "up", "--dir", dir, "--api-port", strconv.Itoa(base), "--count", "500")
+	if r.code != 0 || !strings.Contains(r.stdout, "A local federation is running") {
+		logs, _ := filepath.Glob(filepath.Join(dir, "*", "node.log"))
+		for _, l := range logs {
+			b, _ := os.ReadFile(l)
+			t.Logf("%s:\n%s", l, lastLines(string(b), 20))
+		}
+		t.Fatalf("demo up: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "watching it reach ndc") {
+		t.Fatalf("demo up did not show replication: %s", r.stderr)
+	}
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

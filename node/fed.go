@@ -98,6 +98,7 @@ func startFederation(cfg Config, opts Options, key crypto.PrivKey, id peer.ID, s
 		Bootstrap: opts.Bootstrap, Liveness: f.liveness, Progress: f.progress, Logger: opts.Logger}
 	if opts.FastTimers {
 		cc.HeartbeatTimeout, cc.ElectionTimeout, cc.LeaderLeaseTimeout = 300*time.Millisecond, 300*time.Millisecond, 200*time.Millisecond
+		cc.CommitTimeout = 10 * time.Millisecond
 		cc.ProposeTimeout = 3 * time.Second
 	}
 	if f.control, err = control.New(cc); err != nil {
@@ -216,6 +217,11 @@ func (f *federation) step() {
 	}
 	if len(admitted) > 0 {
 		f.gater.SetAdmitted(admitted)
+		if v.Member(f.cfg.Name) != nil {
+			// Admitted and synced: from now on only the metadata decides;
+			// a --join seed removed from it is refused like any other.
+			f.gater.SetBootstrap(nil)
+		}
 		f.gater.Enforce(f.host)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -62,8 +63,10 @@ type Config struct {
 	// ProposeTimeout bounds a proposal without its own deadline; zero means 5 s.
 	ProposeTimeout time.Duration
 	// Raft timings; zero means hashicorp/raft's defaults (1 s heartbeat and
-	// election timeouts, 500 ms leader lease). Tests shorten them.
-	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout time.Duration
+	// election timeouts, 500 ms leader lease, 50 ms commit timeout: how long
+	// an idle leader waits before telling followers the commit index).
+	// Tests shorten them.
+	HeartbeatTimeout, ElectionTimeout, LeaderLeaseTimeout, CommitTimeout time.Duration
 	// Liveness, if set, names unreachable seeds in ErrNoQuorum messages.
 	Liveness Liveness
 	// Progress reports the metadata index a member has applied (from
@@ -82,6 +85,9 @@ type Control struct {
 	trans *raft.NetworkTransport
 	stop  chan struct{}
 	wg    sync.WaitGroup
+	// readyTerm is the term in which this node, as leader, committed a
+	// barrier: from then on its commit index is current.
+	readyTerm atomic.Uint64
 }
 
 var _ meta.Store = (*Control)(nil)
@@ -107,6 +113,9 @@ func New(cfg Config) (*Control, error) {
 	}
 	if cfg.LeaderLeaseTimeout > 0 {
 		rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
+	}
+	if cfg.CommitTimeout > 0 {
+		rc.CommitTimeout = cfg.CommitTimeout
 	}
 	c := &Control{cfg: cfg, fsm: newFSM(cfg.Logger), stop: make(chan struct{})}
 	if st := cfg.Store; st != nil {
@@ -386,7 +395,17 @@ func (c *Control) readIndex(ctx context.Context) (uint64, error) {
 	return idx, nil
 }
 
+// leaderReadIndex returns the commit index once this leader has confirmed
+// its leadership. A new leader first commits a barrier of its own term: until
+// then its commit index may lag entries its predecessor already confirmed.
 func (c *Control) leaderReadIndex() (uint64, error) {
+	term := c.raft.CurrentTerm()
+	if c.readyTerm.Load() != term {
+		if err := c.raft.Barrier(c.cfg.ProposeTimeout).Error(); err != nil {
+			return 0, err
+		}
+		c.readyTerm.Store(term)
+	}
 	commit := c.raft.CommitIndex()
 	if err := c.raft.VerifyLeader().Error(); err != nil {
 		return 0, err
@@ -405,15 +424,43 @@ func (c *Control) handleReadIndex(ctx context.Context, from peer.ID, _ []byte) (
 	return json.Marshal(idx)
 }
 
-// WaitApplied blocks until this node has applied log index index.
+// WaitApplied blocks until this node's state machine has applied every
+// command up to log index index. Raft's applied index moves when an entry
+// is handed to the state machine, not when it is applied, and entries that
+// are not commands (configuration, no-op, barrier) never reach it: so wait
+// for Raft, then for the state machine to reach the last command at or
+// below index.
 func (c *Control) WaitApplied(ctx context.Context, index uint64) error {
 	for c.raft.AppliedIndex() < index {
-		select {
-		case <-c.fsm.Changed():
-		case <-time.After(50 * time.Millisecond): // configuration entries don't reach the FSM
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := c.waitChange(ctx); err != nil {
+			return err
 		}
+	}
+	target := uint64(0)
+	for i := index; i > c.fsm.applied.Load(); i-- {
+		var l raft.Log
+		if err := c.cfg.Logs.GetLog(i, &l); err != nil {
+			break // compacted: it is in a snapshot the FSM restored
+		}
+		if l.Type == raft.LogCommand {
+			target = i
+			break
+		}
+	}
+	for c.fsm.applied.Load() < target {
+		if err := c.waitChange(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Control) waitChange(ctx context.Context) error {
+	select {
+	case <-c.fsm.Changed():
+	case <-time.After(20 * time.Millisecond): // Raft's own index has no notification
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 	return nil
 }

@@ -101,7 +101,8 @@ func sortedValues[V any](m map[string]V) []V {
 }
 
 func (v *View) clone() *View {
-	return &View{Index: v.Index + 1, members: maps.Clone(v.members), types: maps.Clone(v.types), datasets: maps.Clone(v.datasets)}
+	return &View{Index: v.Index + 1, Settings: Settings{GossipKeys: slices.Clone(v.Settings.GossipKeys)},
+		members: maps.Clone(v.members), types: maps.Clone(v.types), datasets: maps.Clone(v.datasets)}
 }
 
 // WithMember returns the view after adding or replacing member m.
