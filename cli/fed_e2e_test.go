@@ -482,7 +482,7 @@ func TestFederation(t *testing.T) {
 		})
 		t.Logf("all five converged at one meta_index %s after restarting the seeds (%s of it waiting for equality)",
 			time.Since(restarted).Round(time.Millisecond), d.Round(time.Millisecond))
-		d = c.waitHealthy(30*time.Second, seeds, members)
+		c.waitHealthy(30*time.Second, seeds, members)
 		t.Logf("voters, non-voters and gossip back to healthy %s after restarting the seeds", time.Since(restarted).Round(time.Millisecond))
 	})
 }
