@@ -132,6 +132,13 @@ func runStatus(ctx context.Context, io *IO, args []string) error {
 			LastSync  time.Time `json:"last_sync"`
 		} `json:"peers"`
 		Quarantined []struct{ Peer, Dataset, Origin, Reason string } `json:"quarantined"`
+		Lag         []struct {
+			Dataset string    `json:"dataset"`
+			Reader  string    `json:"reader"`
+			Ops     uint64    `json:"ops_behind"`
+			Last    time.Time `json:"last_pull"`
+		} `json:"lag"`
+		Alarms []string `json:"alarms"`
 	}
 	json.Unmarshal(raw, &fed)
 	fmt.Fprintf(io.Out, "node %s (%s), version %s, up %ds\nmetadata index %d, %d changes applied\n",
@@ -153,6 +160,12 @@ func runStatus(ctx context.Context, io *IO, args []string) error {
 			last = time.Since(p.LastSync).Round(time.Millisecond).String() + " ago"
 		}
 		fmt.Fprintf(io.Out, "  peer %-10s %s, last sync %s\n", p.Name, state, last)
+	}
+	for _, l := range fed.Lag {
+		fmt.Fprintf(io.Out, "  reader %-10s of %-22s %d ops behind at its last pull (%s ago)\n", l.Reader, l.Dataset, l.Ops, time.Since(l.Last).Round(time.Millisecond))
+	}
+	for _, a := range fed.Alarms {
+		fmt.Fprintf(io.Out, "  ALARM: %s\n", a)
 	}
 	for _, q := range fed.Quarantined {
 		fmt.Fprintf(io.Out, "  quarantined: %s/%s from %s (%s)\n", q.Dataset, q.Origin, q.Peer, q.Reason)

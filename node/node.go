@@ -199,6 +199,10 @@ type Status struct {
 	// from each; Quarantined the streams it ignores from some peer.
 	Peers       []PeerStatus                `json:"peers,omitempty"`
 	Quarantined []replica.QuarantinedStream `json:"quarantined,omitempty"`
+	// Lag is, per dataset and reader, the ops the reader lacked at its last
+	// pull from this node; Alarms are frozen streams (forks) and the like.
+	Lag    []replica.ReaderLag `json:"lag,omitempty"`
+	Alarms []string            `json:"alarms,omitempty"`
 }
 
 // PeerStatus is one member as the data plane sees it.
@@ -281,6 +285,8 @@ func (n *Node) Status() Status {
 		}
 		if n.fed.replica != nil {
 			s.Quarantined = n.fed.replica.Quarantined()
+			s.Lag = n.fed.replica.Lag()
+			s.Alarms = n.fed.replica.Alarms()
 		}
 	}
 	heads, err := n.store.Heads("")

@@ -61,7 +61,14 @@ type Replicator struct {
 		sync.Mutex
 		quarantine map[quarantineKey]quarantined
 		lastSync   map[peer.ID]time.Time
+		acked      map[string]ack // by member name: what it had at its last pull
 	}
+}
+
+// ack is what a reader reported having when it last pulled from this node.
+type ack struct {
+	seqs map[storage.Stream]uint64
+	at   time.Time
 }
 
 type quarantineKey struct {
@@ -85,6 +92,8 @@ type metrics struct {
 	applied  *prometheus.CounterVec
 	rejected *prometheus.CounterVec
 	bytes    *prometheus.CounterVec
+	forks    prometheus.Counter
+	lag      *prometheus.GaugeVec
 }
 
 // New registers the protocols on cfg.Host. Call Run to replicate.
@@ -104,6 +113,7 @@ func New(cfg Config) *Replicator {
 	r := &Replicator{cfg: cfg, wake: make(chan peer.ID, 64)}
 	r.mu.quarantine = map[quarantineKey]quarantined{}
 	r.mu.lastSync = map[peer.ID]time.Time{}
+	r.mu.acked = map[string]ack{}
 	r.stats = metrics{
 		applied: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lienthong_replica_ops_applied_total",
 			Help: "Replicated ops applied, by dataset."}, []string{"dataset"}),
@@ -112,8 +122,12 @@ func New(cfg Config) *Replicator {
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lienthong_replica_bytes_total",
 			Help: "Sync bytes on the wire (compressed) and decoded, by direction."}, []string{"direction"}),
 	}
+	r.stats.forks = prometheus.NewCounter(prometheus.CounterOpts{Name: "lienthong_replica_forks_total",
+		Help: "Forks detected: two different signed ops at one stream position (the stream is frozen)."})
+	r.stats.lag = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lienthong_replica_lag_ops",
+		Help: "Ops this node holds that a reader had not yet asked for at its last pull, by dataset and reader."}, []string{"dataset", "peer"})
 	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(r.stats.applied, r.stats.rejected, r.stats.bytes)
+		cfg.Registerer.MustRegister(r.stats.applied, r.stats.rejected, r.stats.bytes, r.stats.forks, r.stats.lag)
 	}
 	transport.Handle(cfg.Host, SyncProtocol, maxRequestBytes, 30*time.Second, r.serve)
 	transport.Handle(cfg.Host, DigestProtocol, 256, 60*time.Second, r.serveDigest)
@@ -153,6 +167,9 @@ func (r *Replicator) serve(ctx context.Context, from peer.ID, req []byte) ([]byt
 	for _, h := range q.Have {
 		theirs[storage.Stream{Dataset: h.Dataset, Origin: h.Origin}] = h.Seq
 	}
+	r.mu.Lock()
+	r.mu.acked[m.Name] = ack{seqs: theirs, at: time.Now()}
+	r.mu.Unlock()
 	var out []batch
 	budget := 8 << 20
 	for _, name := range q.Datasets {
@@ -415,7 +432,7 @@ func (r *Replicator) PullOnce(ctx context.Context, p peer.ID) (int, error) {
 // apply verifies one batch and applies the ops this node lacks.
 func (r *Replicator) apply(ctx context.Context, from peer.ID, b batch, heads map[storage.Stream]storage.Head) (int, error) {
 	st := storage.Stream{Dataset: b.Head.Dataset, Origin: b.Head.Origin}
-	if r.isQuarantined(from, st) {
+	if r.isQuarantined(from, st) || r.isFrozen(st) {
 		return 0, nil
 	}
 	v := r.cfg.Meta.View()
@@ -434,10 +451,29 @@ func (r *Replicator) apply(ctx context.Context, from peer.ID, b batch, heads map
 	if uint64(len(b.Ops)) > b.Head.Seq {
 		return 0, r.reject(from, st, "malformed", fmt.Errorf("%d ops end at seq %d", len(b.Ops), b.Head.Seq))
 	}
-	if len(b.Ops) == 0 || b.Head.Seq <= head.Seq {
-		return 0, nil // nothing new
+	if len(b.Ops) == 0 {
+		return 0, nil
 	}
 	first := b.Head.Seq - uint64(len(b.Ops)) + 1
+	// Ops this node has must be the very same: anything else, signed by the
+	// origin, is a fork.
+	if hashOp(b.Ops[len(b.Ops)-1]) != b.Head.Hash {
+		return 0, r.reject(from, st, "chain", fmt.Errorf("last op does not hash to the signed head %d", b.Head.Seq))
+	}
+	if ev, err := r.checkFork(from, st, first, head.Seq, b.Ops); err != nil {
+		return 0, err
+	} else if ev != nil {
+		if err := r.verifyChain(st, first, b.Ops); err != nil {
+			return 0, r.reject(from, st, "chain", err) // not signed: no proof, just a bad batch
+		}
+		if err := r.freeze(ev); err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("fork in %s/%s at seq %d", st.Dataset, st.Origin, ev.Seq)
+	}
+	if b.Head.Seq <= head.Seq {
+		return 0, nil // nothing new
+	}
 	if first > head.Seq+1 {
 		return 0, r.reject(from, st, "gap", fmt.Errorf("batch starts at %d, this node is at %d", first, head.Seq))
 	}
@@ -506,6 +542,59 @@ func (r *Replicator) Quarantined() []QuarantinedStream {
 	for k, q := range r.mu.quarantine {
 		if time.Now().Before(q.until) {
 			out = append(out, QuarantinedStream{Peer: k.peer.String(), Dataset: k.dataset, Origin: k.origin, Reason: q.reason, Until: q.until})
+		}
+	}
+	return out
+}
+
+// verifyChain checks that ops (from seq first) chain to each other, so the
+// signature on the last covers them all.
+func (r *Replicator) verifyChain(st storage.Stream, first uint64, ops [][]byte) error {
+	for i := 1; i < len(ops); i++ {
+		op, err := crdt.DecodeOp(ops[i])
+		if err != nil {
+			return err
+		}
+		if op.Prev != hashOp(ops[i-1]) {
+			return fmt.Errorf("op %d does not chain to op %d", first+uint64(i), first+uint64(i)-1)
+		}
+	}
+	return nil
+}
+
+// ReaderLag is how far a reader was behind this node at its last pull.
+type ReaderLag struct {
+	Dataset  string    `json:"dataset"`
+	Reader   string    `json:"reader"`
+	Ops      uint64    `json:"ops_behind"`
+	LastPull time.Time `json:"last_pull,omitzero"`
+}
+
+// Lag reports, for each dataset this node holds and each of its readers that
+// pulled from this node, the ops it lacked at its last pull.
+func (r *Replicator) Lag() []ReaderLag {
+	v := r.cfg.Meta.View()
+	heads, err := r.cfg.Store.Heads("")
+	if err != nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []ReaderLag
+	for _, ds := range v.Datasets() {
+		for _, reader := range append([]string{ds.Owner}, ds.Readers...) {
+			a, ok := r.mu.acked[reader]
+			if !ok || reader == r.cfg.Self {
+				continue
+			}
+			var behind uint64
+			for st, h := range heads {
+				if st.Dataset == ds.Name && h.Seq > a.seqs[st] {
+					behind += h.Seq - a.seqs[st]
+				}
+			}
+			r.stats.lag.WithLabelValues(ds.Name, reader).Set(float64(behind))
+			out = append(out, ReaderLag{Dataset: ds.Name, Reader: reader, Ops: behind, LastPull: a.at})
 		}
 	}
 	return out

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -183,4 +184,50 @@ func TestMaliciousPeer(t *testing.T) {
 			t.Fatalf("quarantine: %+v", q)
 		}
 	})
+}
+
+func TestForkFreezesStream(t *testing.T) {
+	v := newVictim(t)
+	ctx := context.Background()
+	_, good := ops("hcm", 5, 1)
+	v.answer = encodeResponse([]batch{signed(t, v.ownerKey, "hcm", good, 5)})
+	if n, err := v.r.PullOnce(ctx, v.evil.ID()); n != 5 || err != nil {
+		t.Fatalf("honest batch: %d %v", n, err)
+	}
+	// The origin signs a second history that differs from op 3 on.
+	forked, _ := ops("hcm", 5, 1)
+	prev := hashOp(good[1])
+	var encs [][]byte
+	for i, op := range forked[2:] {
+		op.Prev = prev
+		if i == 0 {
+			op.Fields[0].Value = []byte(`"B"`)
+		}
+		enc := crdt.AppendOp(nil, op)
+		prev = hashOp(enc)
+		encs = append(encs, enc)
+	}
+	v.answer = encodeResponse([]batch{signed(t, v.ownerKey, "hcm", encs, 5)})
+	if _, err := v.r.PullOnce(ctx, v.evil.ID()); err != nil {
+		t.Fatal(err)
+	}
+	if got := testutil.ToFloat64(v.r.stats.forks); got != 1 {
+		t.Fatalf("forks counted: %v", got)
+	}
+	if a := v.r.Alarms(); len(a) != 1 || !strings.Contains(a[0], "fork at seq 3") {
+		t.Fatalf("alarms: %v", a)
+	}
+	st := storage.Stream{Dataset: "population.identity", Origin: "hcm"}
+	if _, err := v.st.GetLocal(evidenceKey(st, 3)); err != nil {
+		t.Fatalf("no evidence kept: %v", err)
+	}
+	// The frozen stream takes nothing more, even honest ops.
+	_, moreEncs := ops("hcm", 6, 1)
+	v.answer = encodeResponse([]batch{signed(t, v.ownerKey, "hcm", moreEncs, 6)})
+	if n, _ := v.r.PullOnce(ctx, v.evil.ID()); n != 0 {
+		t.Fatalf("a frozen stream applied %d ops", n)
+	}
+	if heads, _ := v.st.Heads(""); heads[st].Seq != 5 {
+		t.Fatalf("head moved to %d", heads[st].Seq)
+	}
 }
