@@ -19,6 +19,10 @@ const (
 	RejectSchema         = "schema"
 	RejectClock          = "clock_ahead"
 	RejectStream         = "stream"
+	// MetadataAhead is not a rejection: the op was validated at metadata
+	// this node has not applied yet. Nothing is applied; the next pull
+	// brings the ops again, by when the metadata has usually arrived.
+	MetadataAhead = "metadata_ahead"
 )
 
 // RemoteError is a replicated op refused by ApplyRemote, with the reason.
@@ -51,6 +55,11 @@ func (e *Engine) ApplyRemote(ctx context.Context, ops []*crdt.Op, also func(*sto
 		return nil
 	}
 	v := e.cfg.Meta.View()
+	for _, op := range ops {
+		if op.MetaIndex > v.Index {
+			return &RemoteError{MetadataAhead, op.Seq, fmt.Errorf("op validated at metadata index %d, this node has %d", op.MetaIndex, v.Index)}
+		}
+	}
 	ds := v.Dataset(ops[0].Dataset)
 	if ds == nil {
 		return &RemoteError{RejectUnknownDataset, ops[0].Seq, fmt.Errorf("dataset %q is not in this node's metadata (index %d)", ops[0].Dataset, v.Index)}

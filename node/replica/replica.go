@@ -506,6 +506,10 @@ func (r *Replicator) apply(ctx context.Context, from peer.ID, b batch, heads map
 	})
 	if err != nil {
 		var re *data.RemoteError
+		if errors.As(err, &re) && re.Reason == data.MetadataAhead {
+			r.cfg.Logger.Debug("sync: ops wait for metadata", "dataset", st.Dataset, "origin", st.Origin, "err", err)
+			return 0, nil
+		}
 		if errors.As(err, &re) {
 			return 0, r.reject(from, st, re.Reason, err)
 		}
