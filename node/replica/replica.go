@@ -312,6 +312,12 @@ func (r *Replicator) Run(ctx context.Context) {
 			if err := r.cfg.Store.WaitDurable(ctx, since); err != nil {
 				return
 			}
+			// Coalesce: under load, tell peers at most every 20 ms.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
 			since = r.cfg.Store.Durable()
 			select {
 			case local <- struct{}{}:
