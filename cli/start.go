@@ -19,6 +19,7 @@ func runStart(ctx context.Context, io *IO, args []string) error {
 	bootstrap := fs.Bool("bootstrap", false, "create a new federation with this seed as its first member (once, on the first seed)")
 	join := fs.String("join", "", "comma-separated multiaddrs of seeds to join through, each ending in /p2p/PEER_ID")
 	fast := fs.Bool("fast-timers", false, "short Raft and gossip timings, for tests on one machine")
+	block := fs.String("block-peers", "", "comma-separated peer IDs to refuse even if admitted (a test hook that cuts links)")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
 		return helpRequested(fs, err)
 	}
@@ -36,6 +37,9 @@ func runStart(ctx context.Context, io *IO, args []string) error {
 	opts := node.Options{Logger: logger, Bootstrap: *bootstrap, FastTimers: *fast}
 	if *join != "" {
 		opts.Join = strings.Split(*join, ",")
+	}
+	if *block != "" {
+		opts.BlockPeers = strings.Split(*block, ",")
 	}
 	if *bootstrap && cfg.Role != "seed" {
 		return usagef("--bootstrap needs a seed node (lienthong init --seed)")

@@ -77,6 +77,13 @@ func startFederation(cfg Config, opts Options, key crypto.PrivKey, id peer.ID, s
 	}
 	f.gater = transport.NewGater(opts.Logger)
 	f.gater.SetBootstrap(boot)
+	for _, b := range opts.BlockPeers {
+		id, err := peer.Decode(b)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --block-peers %q: not a peer ID", ErrConfig, b)
+		}
+		f.gater.Block(id)
+	}
 	h, err := transport.NewHost(transport.HostConfig{Key: key, ListenAddrs: cfg.P2P.Listen, Gater: f.gater, Logger: opts.Logger})
 	if err != nil {
 		return nil, err

@@ -46,6 +46,9 @@ type Options struct {
 	Join      []string
 	// FastTimers shortens Raft and gossip timings, for tests on loopback.
 	FastTimers bool
+	// BlockPeers are peer IDs refused even when admitted: a test hook that
+	// cuts links for partition tests.
+	BlockPeers []string
 }
 
 // Node is one running lienthong node.
