@@ -120,7 +120,7 @@ func New(cfg Config) *Replicator {
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lienthong_replica_ops_rejected_total",
 			Help: "Replicated batches rejected, by reason."}, []string{"reason"}),
 		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lienthong_replica_bytes_total",
-			Help: "Sync bytes on the wire (compressed) and decoded, by direction."}, []string{"direction"}),
+			Help: "Sync response bytes: sent and received on the wire (zstd), and received once decoded; received_decoded/received is the compression ratio."}, []string{"direction"}),
 	}
 	r.stats.forks = prometheus.NewCounter(prometheus.CounterOpts{Name: "lienthong_replica_forks_total",
 		Help: "Forks detected: two different signed ops at one stream position (the stream is frozen)."})
@@ -416,11 +416,12 @@ func (r *Replicator) PullOnce(ctx context.Context, p peer.ID) (int, error) {
 		return 0, err
 	}
 	r.stats.bytes.WithLabelValues("received").Add(float64(len(resp)))
-	batches, _, err := decodeResponse(resp)
+	batches, decoded, err := decodeResponse(resp)
 	if err != nil {
 		r.reject(p, storage.Stream{}, "malformed", err)
 		return 0, err
 	}
+	r.stats.bytes.WithLabelValues("received_decoded").Add(float64(decoded))
 	applied := 0
 	for _, b := range batches {
 		n, err := r.apply(ctx, p, b, heads)
