@@ -138,6 +138,10 @@ func (n *Node) Engine() *data.Engine { return n.engine }
 // Meta returns the node's metadata.
 func (n *Node) Meta() meta.Store { return n.meta }
 
+// Store returns the node's store, for benchmarks and tools that read it
+// directly; writes go through the Engine.
+func (n *Node) Store() *storage.Store { return n.store }
+
 // Handler returns the HTTP API.
 func (n *Node) Handler() http.Handler { return n.handler }
 
