@@ -362,6 +362,10 @@ func (e *Engine) apply(tx *storage.Txn, in *intent) (Result, error) {
 	if in.w.Mode == Delete && !st.Exists() {
 		return Result{}, fmt.Errorf("%w: %s has no entity %q", ErrNotFound, ds.Name, key)
 	}
+	if in.w.Mode == Patch && !st.Exists() {
+		// A patch would create it without its required fields.
+		return Result{}, fmt.Errorf("%w: %s has no entity %q to patch; create it with a put", ErrNotFound, ds.Name, key)
+	}
 	head, err := tx.Head(ds.Name, e.cfg.Self)
 	if err != nil {
 		return Result{}, err

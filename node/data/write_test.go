@@ -238,9 +238,18 @@ func TestWriteSemantics(t *testing.T) {
 			steps: []step{
 				ok(put(idDS, keyA, identity(`ethnicity`, `"Kinh"`, `phones`, `["0901234567"]`))),
 				ok(del(idDS, keyA)),
-				ok(patch(idDS, keyA, fields(`residence_province`, `"48"`))),
+				ok(put(idDS, keyA, identity(`residence_province`, `"48"`))),
 			},
-			want: map[string]string{"residence_province": `"48"`},
+			want: map[string]string{"full_name": `"Nguyễn Văn An"`, "birth_date": `"1990-01-02"`, "sex": `"male"`,
+				"birth_province": `"79"`, "residence_province": `"48"`},
+		},
+		{
+			name: "a patch does not create: it would skip the required fields",
+			steps: []step{
+				ok(put(idDS, keyA, identity())),
+				ok(del(idDS, keyA)),
+				{w: patch(idDS, keyA, fields(`residence_province`, `"48"`)), wantErr: data.ErrNotFound},
+			},
 		},
 		{
 			name: "write after delete does not revive an old counter",
