@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -58,6 +59,16 @@ func runDemoUp(ctx context.Context, io *IO, args []string) error {
 		return err
 	}
 	say := func(format string, a ...any) { fmt.Fprintf(io.Err, "demo: "+format+"\n", a...) }
+	for i := range demoNodes {
+		for _, off := range []int{0, 100, 200} {
+			addr := "127.0.0.1:" + strconv.Itoa(*apiPort+off+i)
+			l, err := net.Listen("tcp", addr)
+			if err != nil {
+				return fmt.Errorf("port %s is in use; choose other ports with --api-port (the demo uses P..P+3, P+100..P+103, P+200..P+203)", addr)
+			}
+			l.Close()
+		}
+	}
 	var nodes []*demoNode
 	for i, d := range demoNodes {
 		api := "127.0.0.1:" + strconv.Itoa(*apiPort+i)

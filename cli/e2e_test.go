@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -45,14 +46,23 @@ func lienthongBinary(t *testing.T) string {
 	return binPath
 }
 
+// freeAddr returns a free 127.0.0.1 port for a node to listen on. It picks
+// below the kernel's ephemeral range (32768 and up on Linux), so that no
+// outgoing connection of another test takes the port before the node
+// binds it.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for try := 0; try < 100; try++ {
+		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(10000))
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return addr
 	}
-	defer l.Close()
-	return l.Addr().String()
+	t.Fatal("no free port between 20000 and 30000")
+	return ""
 }
 
 type result struct {
@@ -236,10 +246,24 @@ func TestDevJSON(t *testing.T) {
 // processes, sample data imported at the owners, a change replicated.
 func TestDemo(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "demo")
-	_, port, _ := net.SplitHostPort(freeAddr(t))
-	base, _ := strconv.Atoi(port)
-	if base > 60000 {
-		base -= 5000
+	// The demo's ports are fixed offsets from a base: pick one below the
+	// ephemeral range (so no outgoing connection takes them) whose twelve
+	// ports are free.
+	base := 0
+	for try := 0; try < 50 && base == 0; try++ {
+		b := 20000 + rand.IntN(9000)
+		free := true
+		for _, off := range []int{0, 1, 2, 3, 100, 101, 102, 103, 200, 201, 202, 203} {
+			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", b+off))
+			if err != nil {
+				free = false
+				break
+			}
+			l.Close()
+		}
+		if free {
+			base = b
+		}
 	}
 	t.Cleanup(func() { run(t, nil, "demo", "stop", "--dir", dir) })
 	r := run(t, nil, "demo", "up", "--dir", dir, "--api-port", strconv.Itoa(base), "--count", "500")
