@@ -124,6 +124,11 @@ func (v *View) Apply(index uint64, c Command) (*View, error) {
 		return v, nil
 	}
 	n.Index = index
+	if c.Op == OpPutType {
+		t := *n.types[c.Type.Name]
+		t.Since = index
+		n.types[c.Type.Name] = &t
+	}
 	return n, nil
 }
 
@@ -217,13 +222,17 @@ type snapshot struct {
 	Members  []*Member          `json:"members"`
 	Types    []*dict.EntityType `json:"types"`
 	Datasets []*dict.Dataset    `json:"datasets"`
+	// TypeSince is each type's Since.
+	TypeSince map[string]uint64 `json:"type_since,omitempty"`
 }
 
 // MarshalJSON encodes the view, for snapshots and backups.
 func (v *View) MarshalJSON() ([]byte, error) {
 	s := snapshot{Index: v.Index, Settings: v.Settings, Members: v.Members(), Datasets: v.Datasets()}
+	s.TypeSince = map[string]uint64{}
 	for _, t := range v.Types() {
 		s.Types = append(s.Types, t.EntityType)
+		s.TypeSince[t.Name] = t.Since
 	}
 	return json.Marshal(s)
 }
@@ -251,6 +260,11 @@ func DecodeView(b []byte) (*View, error) {
 		if v, err = v.WithDataset(d); err != nil {
 			return nil, fmt.Errorf("metadata snapshot: %w", err)
 		}
+	}
+	for name, t := range v.types {
+		tc := *t
+		tc.Since = s.TypeSince[name]
+		v.types[name] = &tc
 	}
 	v.Index, v.Settings = s.Index, s.Settings
 	return v, nil

@@ -46,6 +46,10 @@ type Settings struct {
 type Type struct {
 	*dict.EntityType
 	Validator *dict.Validator
+	// Since is the metadata index at which this version became current. An
+	// op validated at an earlier index was checked against an earlier
+	// version; replicas do not hold it to this one.
+	Since uint64
 }
 
 // View is the metadata at one index. A View is immutable: share it freely
@@ -141,7 +145,7 @@ func (v *View) WithType(t *dict.EntityType) (*View, error) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	n := v.clone()
-	n.types[t.Name] = &Type{EntityType: t, Validator: val}
+	n.types[t.Name] = &Type{EntityType: t, Validator: val, Since: n.Index}
 	return n, nil
 }
 
