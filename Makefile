@@ -38,9 +38,12 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	  pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn"; \
 	  $(GO) test ./$$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $${FUZZTIME:-30s} || exit 1; done
 
-bench: build ## durable write benchmark against raw Pebble, and the Go benchmarks
+bench: build ## write, replication and healing benchmarks against their references, and the Go benchmarks
 	$(BIN)/lienthong bench write
-	$(GO) test -run '^$$' -bench . -benchtime 2000x ./crdt ./storage ./node/data
+	$(BIN)/lienthong bench replicate
+	$(BIN)/lienthong bench heal
+	$(GO) test -run '^$$' -bench . -benchtime 2000x ./crdt ./storage ./node/dict
+	$(GO) test -run '^$$' -bench Propose -benchtime 300x ./node/control
 
 check: lint test ## what CI runs
 
