@@ -88,13 +88,7 @@ func runChanges(ctx context.Context, io *IO, args []string) error {
 }
 
 func runStatus(ctx context.Context, io *IO, args []string) error {
-	var cf clientFlags
-	fs := newFlags(io, "status", "")
-	cf.register(fs)
-	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
-	}
-	c, err := cf.client(io)
+	c, cf, _, err := clientCommand(io, "status", "", args, 0, 0)
 	if err != nil {
 		return err
 	}

@@ -150,3 +150,17 @@ func (c *Client) send(ctx context.Context, method, path string, body io.Reader, 
 	}
 	return resp, nil
 }
+
+// clientCommand parses the flags of a client command that has no flags of
+// its own, checks its positionals and returns a client for the node.
+func clientCommand(io *IO, name, usage string, args []string, minPos, maxPos int) (*Client, clientFlags, []string, error) {
+	var cf clientFlags
+	fs := newFlags(io, name, usage)
+	cf.register(fs)
+	pos, err := parseFlags(fs, args, minPos, maxPos)
+	if err != nil {
+		return nil, cf, nil, helpRequested(fs, err)
+	}
+	c, err := cf.client(io)
+	return c, cf, pos, err
+}

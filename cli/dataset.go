@@ -80,14 +80,7 @@ func runDatasetCreate(ctx context.Context, io *IO, args []string) error {
 }
 
 func runDatasetGet(ctx context.Context, io *IO, args []string) error {
-	var cf clientFlags
-	fs := newFlags(io, "dataset get", "NAME")
-	cf.register(fs)
-	pos, err := parseFlags(fs, args, 1, 1)
-	if err != nil {
-		return helpRequested(fs, err)
-	}
-	c, err := cf.client(io)
+	c, _, pos, err := clientCommand(io, "dataset get", "NAME", args, 1, 1)
 	if err != nil {
 		return err
 	}
@@ -99,13 +92,7 @@ func runDatasetGet(ctx context.Context, io *IO, args []string) error {
 }
 
 func runDatasetList(ctx context.Context, io *IO, args []string) error {
-	var cf clientFlags
-	fs := newFlags(io, "dataset list", "")
-	cf.register(fs)
-	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
-	}
-	c, err := cf.client(io)
+	c, cf, _, err := clientCommand(io, "dataset list", "", args, 0, 0)
 	if err != nil {
 		return err
 	}

@@ -68,14 +68,7 @@ func runWrite(name, method string) func(context.Context, *IO, []string) error {
 }
 
 func runDelete(ctx context.Context, io *IO, args []string) error {
-	var cf clientFlags
-	fs := newFlags(io, "delete", "DATASET KEY")
-	cf.register(fs)
-	pos, err := parseFlags(fs, args, 2, 2)
-	if err != nil {
-		return helpRequested(fs, err)
-	}
-	c, err := cf.client(io)
+	c, cf, pos, err := clientCommand(io, "delete", "DATASET KEY", args, 2, 2)
 	if err != nil {
 		return err
 	}

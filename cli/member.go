@@ -59,13 +59,7 @@ func runMemberAdd(ctx context.Context, io *IO, args []string) error {
 }
 
 func runMemberList(ctx context.Context, io *IO, args []string) error {
-	var cf clientFlags
-	fs := newFlags(io, "member list", "")
-	cf.register(fs)
-	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
-	}
-	c, err := cf.client(io)
+	c, cf, _, err := clientCommand(io, "member list", "", args, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -158,13 +152,7 @@ func runReaders(verb string) func(context.Context, *IO, []string) error {
 }
 
 func runMetaStatus(ctx context.Context, io *IO, args []string) error {
-	var cf clientFlags
-	fs := newFlags(io, "meta status", "")
-	cf.register(fs)
-	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
-	}
-	c, err := cf.client(io)
+	c, cf, _, err := clientCommand(io, "meta status", "", args, 0, 0)
 	if err != nil {
 		return err
 	}
@@ -198,14 +186,7 @@ func runMetaStatus(ctx context.Context, io *IO, args []string) error {
 }
 
 func runSnapshotSave(ctx context.Context, io *IO, args []string) error {
-	var cf clientFlags
-	fs := newFlags(io, "meta snapshot save", "FILE")
-	cf.register(fs)
-	pos, err := parseFlags(fs, args, 1, 1)
-	if err != nil {
-		return helpRequested(fs, err)
-	}
-	c, err := cf.client(io)
+	c, _, pos, err := clientCommand(io, "meta snapshot save", "FILE", args, 1, 1)
 	if err != nil {
 		return err
 	}

@@ -60,14 +60,7 @@ func runSchemaPut(ctx context.Context, io *IO, args []string) error {
 }
 
 func runSchemaGet(ctx context.Context, io *IO, args []string) error {
-	var cf clientFlags
-	fs := newFlags(io, "schema get", "TYPE")
-	cf.register(fs)
-	pos, err := parseFlags(fs, args, 1, 1)
-	if err != nil {
-		return helpRequested(fs, err)
-	}
-	c, err := cf.client(io)
+	c, _, pos, err := clientCommand(io, "schema get", "TYPE", args, 1, 1)
 	if err != nil {
 		return err
 	}
@@ -79,13 +72,7 @@ func runSchemaGet(ctx context.Context, io *IO, args []string) error {
 }
 
 func runSchemaList(ctx context.Context, io *IO, args []string) error {
-	var cf clientFlags
-	fs := newFlags(io, "schema list", "")
-	cf.register(fs)
-	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
-	}
-	c, err := cf.client(io)
+	c, cf, _, err := clientCommand(io, "schema list", "", args, 0, 0)
 	if err != nil {
 		return err
 	}
