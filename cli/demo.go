@@ -297,17 +297,45 @@ func runDemoStop(ctx context.Context, io *IO, args []string) error {
 	if *dir == "" {
 		return usagef("--dir is required")
 	}
-	b, err := os.ReadFile(filepath.Join(*dir, "pids"))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
+	// The nodes started by demo up, and any an operator restarted by hand
+	// (lienthong start --dir DIR/NODE), found by their command lines.
+	abs, err := filepath.Abs(*dir)
 	if err != nil {
 		return err
 	}
-	for _, f := range strings.Fields(string(b)) {
-		if pid, err := strconv.Atoi(f); err == nil {
-			syscall.Kill(pid, syscall.SIGTERM)
+	var pids []int
+	if b, err := os.ReadFile(filepath.Join(*dir, "pids")); err == nil {
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, pid)
+			}
 		}
 	}
-	return os.Remove(filepath.Join(*dir, "pids"))
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		for i, a := range args {
+			if a == "--dir" && i+1 < len(args) && slices.Contains(args, "start") {
+				if d, err := filepath.Abs(args[i+1]); err == nil && strings.HasPrefix(d, abs+string(filepath.Separator)) {
+					if pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p))); err == nil {
+						pids = append(pids, pid)
+					}
+				}
+			}
+		}
+	}
+	for _, pid := range pids {
+		syscall.Kill(pid, syscall.SIGTERM)
+	}
+	if len(pids) > 0 {
+		fmt.Fprintf(io.Err, "demo: stopped %d node processes\n", len(slices.Compact(slices.Sorted(slices.Values(pids)))))
+	}
+	if err := os.Remove(filepath.Join(*dir, "pids")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return nil
 }
