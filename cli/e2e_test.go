@@ -73,8 +73,15 @@ type result struct {
 // run runs the binary with args and returns its exit code and output.
 func run(t *testing.T, env []string, args ...string) result {
 	t.Helper()
+	return runInput(t, env, "", args...)
+}
+
+// runInput is run with input on the binary's standard input.
+func runInput(t *testing.T, env []string, input string, args ...string) result {
+	t.Helper()
 	cmd := exec.Command(lienthongBinary(t), args...)
 	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdin = strings.NewReader(input)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

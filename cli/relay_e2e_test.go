@@ -1,10 +1,8 @@
 package cli_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -33,7 +31,7 @@ func TestRelay(t *testing.T) {
 	for i := 0; i < n; i++ {
 		fmt.Fprintf(&recs, `{"key":"0790900%05d","fields":{"full_name":"Người %d","birth_date":"1991-02-03","sex":"male","birth_province":"79"}}`+"\n", i, i)
 	}
-	if res := runWithStdin(t, recs.String(), "import", "population.identity", "-", "--api", c.nodes["hcm"].url(), "--token", c.nodes["hcm"].write); res.code != 0 {
+	if res := runInput(t, nil, recs.String(), "import", "population.identity", "-", "--api", c.nodes["hcm"].url(), "--token", c.nodes["hcm"].write); res.code != 0 {
 		t.Fatalf("import at hcm: %d %s", res.code, res.stderr)
 	}
 	start := time.Now()
@@ -84,21 +82,4 @@ func TestRelay(t *testing.T) {
 			t.Fatalf("%s serves a record it may not read: %s", name, resp)
 		}
 	}
-}
-
-// runWithStdin runs the binary with args and input on its standard input.
-func runWithStdin(t *testing.T, input string, args ...string) result {
-	t.Helper()
-	cmd := exec.Command(lienthongBinary(t), args...)
-	cmd.Stdin = strings.NewReader(input)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code, out.String(), errb.String()}
 }
