@@ -34,7 +34,7 @@ lint: $(BIN)/staticcheck ## gofmt, go vet, staticcheck
 	$(BIN)/staticcheck ./...
 
 fuzz: ## run each fuzz target for FUZZTIME (default 30s)
-	@for t in crdt:FuzzDecodeOp crdt:FuzzDecodeState node/dict:FuzzParseEntityType node/dict:FuzzParseDataset node/dict:FuzzValue transport:FuzzReadFrame node/member:FuzzDecodeMeta node/replica:FuzzDecodeResponse; do \
+	@for t in crdt:FuzzDecodeOp crdt:FuzzDecodeState node/dict:FuzzParseEntityType node/dict:FuzzParseDataset node/dict:FuzzValue transport:FuzzReadFrame node/member:FuzzDecodeMeta transport/pull:FuzzDecodeResponse transport/snapshot:FuzzDecode; do \
 	  pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn"; \
 	  $(GO) test ./$$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $${FUZZTIME:-30s} || exit 1; done
 

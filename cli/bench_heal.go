@@ -136,7 +136,10 @@ func benchHealOnce(ctx context.Context, dir string, recs []benchRecord, d int) (
 		return run, err
 	}
 	run.N, run.D = n, d
-	run.HealBytes = m[`lienthong_replica_bytes_total{direction="received"}`]
+	// Every replication protocol, both directions, at the reader: its
+	// requests (version vectors) count as much as the ops it receives.
+	run.HealBytes = sumMetric(m, "lienthong_replica_bytes_total", `direction="received"`) +
+		sumMetric(m, "lienthong_replica_bytes_total", `direction="sent"`)
 	run.Ratio = run.HealBytes / float64(run.Compressed)
 	run.PartitionNote = "reader stopped while the writer wrote D ops"
 	return run, nil

@@ -549,8 +549,8 @@ func benchReplicateOnce(ctx context.Context, dir string, recs []benchRecord) (ru
 	run.LagP50Ms, run.LagP99Ms, run.LagMaxMs = percentile(lags, 0.50), percentile(lags, 0.99), lags[len(lags)-1]
 	run.WireBytes, run.DecodedBytes = -1, -1
 	if m, err := scrapeMetrics(f.reader, f.readerToken); err == nil {
-		run.WireBytes = m[`lienthong_replica_bytes_total{direction="received"}`]
-		run.DecodedBytes = m[`lienthong_replica_bytes_total{direction="received_decoded"}`]
+		run.WireBytes = m[`lienthong_replica_bytes_total{direction="received",protocol="sync"}`]
+		run.DecodedBytes = m[`lienthong_replica_bytes_total{direction="received_decoded",protocol="sync"}`]
 	}
 	return run, nil
 }
@@ -591,6 +591,17 @@ func scrapeMetrics(n *node.Node, token string) (map[string]float64, error) {
 		}
 	}
 	return out, sc.Err()
+}
+
+// sumMetric adds up the samples of metric name whose labels include label.
+func sumMetric(m map[string]float64, name, label string) float64 {
+	var sum float64
+	for k, v := range m {
+		if strings.HasPrefix(k, name+"{") && strings.Contains(k, label) {
+			sum += v
+		}
+	}
+	return sum
 }
 
 // benchRawLibp2p measures one libp2p stream between two fresh hosts on

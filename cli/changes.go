@@ -130,6 +130,7 @@ func runStatus(ctx context.Context, io *IO, args []string) error {
 			Dataset string    `json:"dataset"`
 			Reader  string    `json:"reader"`
 			Ops     uint64    `json:"ops_behind"`
+			Seconds float64   `json:"seconds_behind"`
 			Last    time.Time `json:"last_pull"`
 		} `json:"lag"`
 		Alarms []string `json:"alarms"`
@@ -156,7 +157,7 @@ func runStatus(ctx context.Context, io *IO, args []string) error {
 		fmt.Fprintf(io.Out, "  peer %-10s %s, last sync %s\n", p.Name, state, last)
 	}
 	for _, l := range fed.Lag {
-		fmt.Fprintf(io.Out, "  reader %-10s of %-22s %d ops behind at its last pull (%s ago)\n", l.Reader, l.Dataset, l.Ops, time.Since(l.Last).Round(time.Millisecond))
+		fmt.Fprintf(io.Out, "  reader %-10s of %-22s %d ops, %.1f s behind at its last pull (%s ago)\n", l.Reader, l.Dataset, l.Ops, l.Seconds, time.Since(l.Last).Round(time.Millisecond))
 	}
 	for _, a := range fed.Alarms {
 		fmt.Fprintf(io.Out, "  ALARM: %s\n", a)

@@ -557,12 +557,21 @@ func (c *fedCluster) noQuarantine(t *testing.T) {
 // streamHead returns the seq of stream (dataset, origin) in node name's status.
 func streamHead(t *testing.T, c *fedCluster, name, dataset, origin string) uint64 {
 	t.Helper()
+	seq, _ := streamStatus(t, c, name, dataset, origin)
+	return seq
+}
+
+// streamStatus returns the seq and the floor of stream (dataset, origin) in
+// node name's status.
+func streamStatus(t *testing.T, c *fedCluster, name, dataset, origin string) (seq, floor uint64) {
+	t.Helper()
 	var st struct {
 		Datasets []struct {
 			Name    string `json:"name"`
 			Streams []struct {
 				Origin string `json:"origin"`
 				Seq    uint64 `json:"seq"`
+				Floor  uint64 `json:"floor"`
 			} `json:"streams"`
 		} `json:"datasets"`
 	}
@@ -573,11 +582,11 @@ func streamHead(t *testing.T, c *fedCluster, name, dataset, origin string) uint6
 	for _, d := range st.Datasets {
 		for _, s := range d.Streams {
 			if d.Name == dataset && s.Origin == origin {
-				return s.Seq
+				return s.Seq, s.Floor
 			}
 		}
 	}
-	return 0
+	return 0, 0
 }
 
 // genFile writes `lienthong gen TYPE args...` to dir/name.

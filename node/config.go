@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"text/template"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -57,6 +58,16 @@ type Config struct {
 		// timestamp may be, in milliseconds.
 		MaxAheadMillis int64 `yaml:"max_ahead_millis"`
 	} `yaml:"clock"`
+	Replication struct {
+		// Retention is how long ops are kept after their origin wrote them
+		// before they may be truncated (once every reader that pulled
+		// within it has them); a reader away longer catches up from a
+		// dataset snapshot. Negative keeps every op forever.
+		Retention time.Duration `yaml:"retention"`
+		// SnapshotChunkBytes is the size of one snapshot chunk's states
+		// before compression, in bytes.
+		SnapshotChunkBytes int `yaml:"snapshot_chunk_bytes"`
+	} `yaml:"replication"`
 
 	// Dir is the node directory the config was loaded from.
 	Dir string `yaml:"-"`
@@ -73,6 +84,8 @@ func DefaultConfig(name string) Config {
 	c.Gossip.Listen = "0.0.0.0:7946"
 	c.Storage.CacheBytes = 64 << 20
 	c.Clock.MaxAheadMillis = 60_000
+	c.Replication.Retention = 7 * 24 * time.Hour
+	c.Replication.SnapshotChunkBytes = 1 << 20
 	return c
 }
 
@@ -107,6 +120,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Clock.MaxAheadMillis <= 0 {
 		errs = append(errs, fmt.Errorf("clock.max_ahead_millis %d: must be positive", c.Clock.MaxAheadMillis))
+	}
+	if c.Replication.Retention == 0 {
+		errs = append(errs, errors.New("replication.retention 0: give a duration such as 168h, or -1s to keep every op"))
+	}
+	if c.Replication.SnapshotChunkBytes < 4<<10 || c.Replication.SnapshotChunkBytes > 8<<20 {
+		errs = append(errs, fmt.Errorf("replication.snapshot_chunk_bytes %d: want 4096 to 8388608", c.Replication.SnapshotChunkBytes))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("%w in %s:\n%w", ErrConfig, filepath.Join(c.Dir, ConfigFile), err)
@@ -175,6 +194,15 @@ clock:
   # How far ahead of local time a peer's timestamp may be, in milliseconds;
   # ops from further ahead are refused until the clocks agree.
   max_ahead_millis: {{.Clock.MaxAheadMillis}}
+
+replication:
+  # How long ops are kept after their origin wrote them, as a duration (e.g.
+  # 168h); then they are dropped once every reader that pulled from this node
+  # within that time has them. A reader away for longer catches up from a
+  # snapshot of the dataset sent by its owner. A negative value keeps every op.
+  retention: {{.Replication.Retention}}
+  # Size of one dataset snapshot chunk before compression, in bytes.
+  snapshot_chunk_bytes: {{.Replication.SnapshotChunkBytes}}
 `))
 
 // writeConfig writes c to dir/lienthong.yaml with comments.

@@ -127,7 +127,8 @@ func startFederation(cfg Config, opts Options, key crypto.PrivKey, id peer.ID, s
 
 // startReplica starts replicating the datasets this node may read.
 func (f *federation) startReplica(eng *data.Engine, st *storage.Store, key crypto.PrivKey, reg prometheus.Registerer) {
-	rc := replica.Config{Self: f.cfg.Name, Key: key, Host: f.host, Store: st, Meta: f.control, Engine: eng,
+	rc := replica.Config{Self: f.cfg.Name, Key: key, Network: replica.P2P{Host: f.host}, Store: st, Meta: f.control, Engine: eng,
+		Retention: f.cfg.Replication.Retention, SnapshotChunkBytes: f.cfg.Replication.SnapshotChunkBytes,
 		Registerer: reg, Logger: f.logger}
 	if f.fast {
 		rc.Interval = 300 * time.Millisecond
@@ -137,7 +138,7 @@ func (f *federation) startReplica(eng *data.Engine, st *storage.Store, key crypt
 	f.wg.Add(2)
 	go func() {
 		defer f.wg.Done()
-		f.replica.Run(ctx)
+		f.replica.Run(ctx, f.host)
 	}()
 	go func() {
 		defer f.wg.Done()

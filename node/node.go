@@ -240,10 +240,13 @@ type DatasetStatus struct {
 	Streams    []StreamStatus `json:"streams"`
 }
 
-// StreamStatus is the head of one stream held here.
+// StreamStatus is the head of one stream held here, and its floor: the op
+// log holds the ops after it (older ones were truncated or came in a
+// snapshot).
 type StreamStatus struct {
 	Origin string `json:"origin"`
 	Seq    uint64 `json:"seq"`
+	Floor  uint64 `json:"floor,omitempty"`
 }
 
 // MetaStatus is the body of GET /v1/meta.
@@ -310,7 +313,11 @@ func (n *Node) Status() Status {
 		}
 		for st, h := range heads {
 			if st.Dataset == d.Name {
-				ds.Streams = append(ds.Streams, StreamStatus{Origin: st.Origin, Seq: h.Seq})
+				floor, err := n.store.Floor(st.Dataset, st.Origin)
+				if err != nil {
+					n.logger.Error("status: read floor", "err", err)
+				}
+				ds.Streams = append(ds.Streams, StreamStatus{Origin: st.Origin, Seq: h.Seq, Floor: floor})
 			}
 		}
 		slices.SortFunc(ds.Streams, func(a, b StreamStatus) int { return strings.Compare(a.Origin, b.Origin) })

@@ -166,6 +166,7 @@ type Txn struct {
 	s       *Store
 	b       *pebble.Batch
 	writes  []kv
+	ranges  []kv            // range deletions [k, v), applied before writes
 	overlay map[string]int  // key -> index in writes
 	heads   map[string]Head // stream key -> head after this Txn's appends
 	changes []Change
@@ -193,6 +194,9 @@ func (tx *Txn) set(key, value []byte) {
 // dirty, which the committer writes once per group. Called on the committer
 // goroutine once the function succeeded.
 func (tx *Txn) flush(dirty map[string]Head) {
+	for _, r := range tx.ranges {
+		tx.b.DeleteRange(r.k, r.v, nil)
+	}
 	for _, w := range tx.writes {
 		if w.v == nil {
 			tx.b.Delete(w.k, nil)

@@ -13,6 +13,7 @@ const (
 	tableHead   = 'v' // v dataset 0 origin              -> Head (version vector entry)
 	tableChange = 'c' // c applyseq(8, BE)               -> Change
 	tableLocal  = 'l' // l name                          -> node-local value
+	tableFloor  = 'f' // f dataset 0 origin              -> floor of the stream's op log (uvarint)
 )
 
 const sep = 0

@@ -46,8 +46,13 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// reads are the read methods shared by the Store (which sees every applied
+// write, synced or not) and a Snapshot (which sees a durable point in time).
+type reads struct{ r pebble.Reader }
+
 // Store is a node's database. All methods are safe for concurrent use.
 type Store struct {
+	reads
 	db     *pebble.DB
 	cache  *pebble.Cache
 	logger *slog.Logger
@@ -111,6 +116,7 @@ func Open(opts Options) (*Store, error) {
 		return nil, fmt.Errorf("storage: open %s: %w", opts.Dir, err)
 	}
 	s := &Store{
+		reads:    reads{db},
 		db:       db,
 		cache:    cache,
 		logger:   opts.Logger,
@@ -183,7 +189,7 @@ type DatasetState struct {
 
 // Entity returns the states of entity (typ, key) in every dataset that holds
 // it, sorted by dataset name; none if the entity was never written.
-func (s *Store) Entity(typ, key string) ([]DatasetState, error) {
+func (s reads) Entity(typ, key string) ([]DatasetState, error) {
 	var out []DatasetState
 	err := s.scan(entityPrefix(typ, key), nil, func(k, v []byte) (bool, error) {
 		st, err := crdt.DecodeState(v)
@@ -205,7 +211,7 @@ type EntityStates struct {
 // Entities returns up to limit entities of type typ whose keys start with
 // keyPrefix and order after the key after ("" starts at the first), in key
 // order.
-func (s *Store) Entities(typ, keyPrefix, after string, limit int) ([]EntityStates, error) {
+func (s reads) Entities(typ, keyPrefix, after string, limit int) ([]EntityStates, error) {
 	prefix := append(appendParts(nil, tableEntity, typ), sep)
 	start := append(append([]byte{}, prefix...), keyPrefix...)
 	if after != "" {
@@ -241,8 +247,8 @@ func (s *Store) Entities(typ, keyPrefix, after string, limit int) ([]EntityState
 
 // scan calls fn for every key with prefix, from start (nil: the prefix) on,
 // until fn returns false or an error. k and v are valid only during the call.
-func (s *Store) scan(prefix, start []byte, fn func(k, v []byte) (bool, error)) error {
-	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+func (s reads) scan(prefix, start []byte, fn func(k, v []byte) (bool, error)) error {
+	it, err := s.r.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		return fmt.Errorf("storage: %w", err)
 	}
@@ -304,7 +310,7 @@ type Stream struct{ Dataset, Origin string }
 
 // Heads returns the version vector: every stream's head, in stream order.
 // dataset "" means every dataset.
-func (s *Store) Heads(dataset string) (map[Stream]Head, error) {
+func (s reads) Heads(dataset string) (map[Stream]Head, error) {
 	prefix := []byte{tableHead}
 	if dataset != "" {
 		prefix = append(appendParts(nil, tableHead, dataset), sep)
@@ -326,8 +332,8 @@ func (s *Store) Heads(dataset string) (map[Stream]Head, error) {
 }
 
 // Op returns op seq of stream (dataset, origin), or ErrNotFound.
-func (s *Store) Op(dataset, origin string, seq uint64) (*crdt.Op, error) {
-	b, err := get(s.db, opKey(dataset, origin, seq))
+func (s reads) Op(dataset, origin string, seq uint64) (*crdt.Op, error) {
+	b, err := get(s.r, opKey(dataset, origin, seq))
 	if err != nil {
 		return nil, err
 	}
@@ -410,12 +416,17 @@ func (s *Store) WaitDurable(ctx context.Context, since uint64) error {
 }
 
 // GetLocal returns the node-local value name, or ErrNotFound.
-func (s *Store) GetLocal(name string) ([]byte, error) { return get(s.db, localKey(name)) }
+func (s reads) GetLocal(name string) ([]byte, error) { return get(s.r, localKey(name)) }
 
 // ScanLocal calls fn for every node-local value whose name has prefix, in
 // name order. v is valid only during the call.
-func (s *Store) ScanLocal(prefix string, fn func(name string, v []byte) error) error {
-	return s.scan(localKey(prefix), nil, func(k, v []byte) (bool, error) {
+func (s reads) ScanLocal(prefix string, fn func(name string, v []byte) error) error {
+	return s.ScanLocalFrom(prefix, prefix, fn)
+}
+
+// ScanLocalFrom is ScanLocal starting at the first name at or after start.
+func (s reads) ScanLocalFrom(prefix, start string, fn func(name string, v []byte) error) error {
+	return s.scan(localKey(prefix), localKey(start), func(k, v []byte) (bool, error) {
 		return true, fn(string(k[1:]), v)
 	})
 }
@@ -437,7 +448,7 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 // OpRange calls fn with the encoding of each op of stream (dataset, origin)
 // from seq from to seq to, in order, until fn returns false. enc is valid
 // only during the call.
-func (s *Store) OpRange(dataset, origin string, from, to uint64, fn func(seq uint64, enc []byte) bool) error {
+func (s reads) OpRange(dataset, origin string, from, to uint64, fn func(seq uint64, enc []byte) bool) error {
 	prefix := append(appendParts(nil, tableOp, dataset, origin), sep)
 	return s.scan(prefix, opKey(dataset, origin, from), func(k, v []byte) (bool, error) {
 		seq := binary.BigEndian.Uint64(k[len(prefix):])

@@ -1,6 +1,7 @@
 package data
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -162,4 +163,78 @@ func checkRemote(op *crdt.Op, ds *dict.Dataset, val *dict.Validator, values bool
 		return fail(RejectSchema, "a delete carries only counter bases")
 	}
 	return nil
+}
+
+// KeyState is one entity's state in a dataset, as a snapshot brings it.
+type KeyState struct {
+	Key   string
+	State *crdt.State
+}
+
+// ApplyStates merges entity states of dataset, received from member from in
+// a dataset snapshot, into this node's, in one batch: nothing is applied
+// unless every state passes. Merge is a join, so a state applied twice, or
+// one that holds ops this node also receives as ops, is harmless.
+//
+// Checks: the dataset exists and this node may read it; each key belongs to
+// it and matches the type's key pattern; each field is one of the dataset's
+// with the kind of the type. Values are not checked against the schema: a
+// node takes snapshots only from the dataset's owner, which is authoritative
+// for them (see docs/architecture.md).
+//
+// also, if not nil, runs in the same batch after the states (the replicator
+// records its progress, and installs the stream heads with the last chunk).
+func (e *Engine) ApplyStates(ctx context.Context, dataset, from string, states []KeyState, also func(*storage.Txn) error) error {
+	v := e.cfg.Meta.View()
+	ds := v.Dataset(dataset)
+	if ds == nil {
+		return &RemoteError{RejectUnknownDataset, 0, fmt.Errorf("dataset %q is not in this node's metadata (index %d)", dataset, v.Index)}
+	}
+	if !ds.CanRead(e.cfg.Self) {
+		return &RemoteError{RejectNotReader, 0, fmt.Errorf("this node may not read %s", ds.Name)}
+	}
+	typ := v.Type(ds.EntityType)
+	for _, s := range states {
+		if !ds.HasKey(s.Key) {
+			return &RemoteError{RejectSchema, 0, fmt.Errorf("entity %s is not in dataset %s", s.Key, ds.Name)}
+		}
+		if err := typ.Validator.Key(s.Key); err != nil {
+			return &RemoteError{RejectSchema, 0, err}
+		}
+		for _, f := range s.State.Fields {
+			if !ds.Covers(f.Name) {
+				return &RemoteError{RejectSchema, 0, fmt.Errorf("entity %s: field %q is not in dataset %s", s.Key, f.Name, ds.Name)}
+			}
+			if want := kindOf(typ.Fields[f.Name].Type); f.Kind != want {
+				return &RemoteError{RejectSchema, 0, fmt.Errorf("entity %s: field %q is a %v, the state holds a %v", s.Key, f.Name, want, f.Kind)}
+			}
+		}
+	}
+	return e.cfg.Store.Update(ctx, func(tx *storage.Txn) error {
+		now := e.cfg.NowMillis()
+		for _, s := range states {
+			cur, err := tx.State(ds.EntityType, s.Key, ds.Name)
+			if err != nil {
+				return err
+			}
+			before := crdt.AppendState(nil, cur)
+			cur.Merge(s.State)
+			if bytes.Equal(before, crdt.AppendState(nil, cur)) {
+				continue // nothing new: no change to feed
+			}
+			// Keep the clock ahead of what it has seen, within its bound.
+			for _, t := range []crdt.Timestamp{s.State.Written.Time, s.State.Deleted.Time} {
+				if !t.IsZero() {
+					e.clock.Observe(t, now)
+				}
+			}
+			if err := tx.PutState(ds.EntityType, s.Key, ds.Name, from, cur); err != nil {
+				return err
+			}
+		}
+		if also != nil {
+			return also(tx)
+		}
+		return nil
+	})
 }

@@ -47,7 +47,7 @@ func (r *Replicator) checkFork(from peer.ID, st storage.Stream, first, head uint
 		theirs := ops[seq-first]
 		if !bytes.Equal(enc, theirs) {
 			ev = &Evidence{Dataset: st.Dataset, Origin: st.Origin, Seq: seq, Peer: from.String(),
-				Ours: bytes.Clone(enc), Theirs: bytes.Clone(theirs), At: time.Now().UTC()}
+				Ours: bytes.Clone(enc), Theirs: bytes.Clone(theirs), At: r.cfg.Now().UTC()}
 			return false
 		}
 		return true

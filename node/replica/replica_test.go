@@ -25,6 +25,7 @@ import (
 	"github.com/lienthong/lienthong/node/meta"
 	"github.com/lienthong/lienthong/storage"
 	"github.com/lienthong/lienthong/transport"
+	"github.com/lienthong/lienthong/transport/pull"
 )
 
 // victim is a reader of population.identity (owned by "hcm") that pulls from
@@ -86,8 +87,8 @@ func newVictim(t *testing.T) *victim {
 		t.Fatal(err)
 	}
 	v := &victim{st: st, evil: eh, evilKey: ekey, ownerKey: okey}
-	v.r = New(Config{Self: "moh", Key: vkey, Host: vh, Store: st, Meta: m, Engine: eng, Registerer: prometheus.NewRegistry()})
-	transport.Handle(eh, SyncProtocol, maxRequestBytes, 0, func(context.Context, peer.ID, []byte) ([]byte, error) {
+	v.r = New(Config{Self: "moh", Key: vkey, Network: P2P{Host: vh}, Store: st, Meta: m, Engine: eng, Registerer: prometheus.NewRegistry()})
+	transport.Handle(eh, pull.ID, pull.MaxRequestBytes, 0, func(context.Context, peer.ID, []byte) ([]byte, error) {
 		return v.answer, nil
 	})
 	return v
@@ -104,20 +105,23 @@ func ops(origin string, n int, epoch uint64) ([]*crdt.Op, [][]byte) {
 			Time: crdt.Timestamp{WallMillis: 1_700_000_000_000 + int64(i)}, Type: "citizen", Key: fmt.Sprintf("0790900%05d", i),
 			Fields: []crdt.FieldOp{{Name: "full_name", Kind: crdt.Register, Value: []byte(`"A"`)}}}
 		enc := crdt.AppendOp(nil, op)
-		prev = hashOp(enc)
+		prev = pull.HashOp(enc)
 		out, encs = append(out, op), append(encs, enc)
 	}
 	return out, encs
 }
 
-func signed(t *testing.T, key crypto.PrivKey, origin string, encs [][]byte, seq uint64) batch {
+func signed(t *testing.T, key crypto.PrivKey, origin string, encs [][]byte, seq uint64) pull.Batch {
 	t.Helper()
-	h := SignedHead{Dataset: "population.identity", Origin: origin, Seq: seq, Hash: hashOp(encs[len(encs)-1])}
+	h := pull.SignedHead{Dataset: "population.identity", Origin: origin, Seq: seq, Hash: pull.HashOp(encs[len(encs)-1])}
 	if err := h.Sign(key); err != nil {
 		t.Fatal(err)
 	}
-	return batch{Head: h, Ops: encs}
+	return pull.Batch{Head: h, Ops: encs}
 }
+
+// answer encodes a sync answer of the batches.
+func answer(bs ...pull.Batch) []byte { return pull.EncodeResponse(pull.Response{Batches: bs}) }
 
 func TestMaliciousPeer(t *testing.T) {
 	_, good := ops("hcm", 5, 1)
@@ -127,32 +131,32 @@ func TestMaliciousPeer(t *testing.T) {
 		reason string // rejection reason counted, "" for an error before decoding
 	}{
 		{"bad signature", func(v *victim) []byte {
-			return encodeResponse([]batch{signed(t, v.evilKey, "hcm", good, 5)}) // signed by evil, claims hcm
+			return answer(signed(t, v.evilKey, "hcm", good, 5)) // signed by evil, claims hcm
 		}, "signature"},
 		{"op for a dataset the origin does not own", func(v *victim) []byte {
 			_, encs := ops("evil", 3, 1)
-			return encodeResponse([]batch{signed(t, v.evilKey, "evil", encs, 3)})
+			return answer(signed(t, v.evilKey, "evil", encs, 3))
 		}, data.RejectNotOwner},
 		{"gap", func(v *victim) []byte {
-			return encodeResponse([]batch{signed(t, v.ownerKey, "hcm", good[2:], 5)})
+			return answer(signed(t, v.ownerKey, "hcm", good[2:], 5))
 		}, "gap"},
 		{"fork: the chain is broken", func(v *victim) []byte {
 			forged := bytes.Clone(good[3])
 			forged[len(forged)-2] ^= 1 // change the value of op 4
 			encs := [][]byte{good[0], good[1], good[2], forged, good[4]}
-			return encodeResponse([]batch{signed(t, v.ownerKey, "hcm", encs, 5)})
+			return answer(signed(t, v.ownerKey, "hcm", encs, 5))
 		}, "chain"},
 		{"zstd bomb", func(v *victim) []byte {
 			enc, _ := zstd.NewWriter(nil)
 			return enc.EncodeAll(make([]byte, 200<<20), nil)
 		}, "malformed"},
-		{"oversized frame", func(v *victim) []byte { return make([]byte, MaxResponseBytes+1) }, ""},
+		{"oversized frame", func(v *victim) []byte { return make([]byte, pull.MaxResponseBytes+1) }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v := newVictim(t)
 			v.answer = tt.answer(v)
-			n, err := v.r.PullOnce(context.Background(), v.evil.ID())
+			n, _, err := v.r.PullOnce(context.Background(), v.evil.ID())
 			if n != 0 {
 				t.Fatalf("applied %d ops from a malicious answer", n)
 			}
@@ -170,15 +174,15 @@ func TestMaliciousPeer(t *testing.T) {
 	}
 	t.Run("replay is harmless and quarantine holds", func(t *testing.T) {
 		v := newVictim(t)
-		v.answer = encodeResponse([]batch{signed(t, v.ownerKey, "hcm", good, 5)})
-		if n, err := v.r.PullOnce(context.Background(), v.evil.ID()); n != 5 || err != nil {
+		v.answer = answer(signed(t, v.ownerKey, "hcm", good, 5))
+		if n, _, err := v.r.PullOnce(context.Background(), v.evil.ID()); n != 5 || err != nil {
 			t.Fatalf("an honest relay of 5 ops: %d %v", n, err)
 		}
-		if n, err := v.r.PullOnce(context.Background(), v.evil.ID()); n != 0 || err != nil {
+		if n, _, err := v.r.PullOnce(context.Background(), v.evil.ID()); n != 0 || err != nil {
 			t.Fatalf("replay: applied %d, %v", n, err)
 		}
 		// A bad batch quarantines the stream from that peer.
-		v.answer = encodeResponse([]batch{signed(t, v.evilKey, "hcm", good, 5)})
+		v.answer = answer(signed(t, v.evilKey, "hcm", good, 5))
 		v.r.PullOnce(context.Background(), v.evil.ID())
 		if q := v.r.Quarantined(); len(q) != 1 || q[0].Reason != "signature" {
 			t.Fatalf("quarantine: %+v", q)
@@ -190,13 +194,13 @@ func TestForkFreezesStream(t *testing.T) {
 	v := newVictim(t)
 	ctx := context.Background()
 	_, good := ops("hcm", 5, 1)
-	v.answer = encodeResponse([]batch{signed(t, v.ownerKey, "hcm", good, 5)})
-	if n, err := v.r.PullOnce(ctx, v.evil.ID()); n != 5 || err != nil {
+	v.answer = answer(signed(t, v.ownerKey, "hcm", good, 5))
+	if n, _, err := v.r.PullOnce(ctx, v.evil.ID()); n != 5 || err != nil {
 		t.Fatalf("honest batch: %d %v", n, err)
 	}
 	// The origin signs a second history that differs from op 3 on.
 	forked, _ := ops("hcm", 5, 1)
-	prev := hashOp(good[1])
+	prev := pull.HashOp(good[1])
 	var encs [][]byte
 	for i, op := range forked[2:] {
 		op.Prev = prev
@@ -204,11 +208,11 @@ func TestForkFreezesStream(t *testing.T) {
 			op.Fields[0].Value = []byte(`"B"`)
 		}
 		enc := crdt.AppendOp(nil, op)
-		prev = hashOp(enc)
+		prev = pull.HashOp(enc)
 		encs = append(encs, enc)
 	}
-	v.answer = encodeResponse([]batch{signed(t, v.ownerKey, "hcm", encs, 5)})
-	if _, err := v.r.PullOnce(ctx, v.evil.ID()); err != nil {
+	v.answer = answer(signed(t, v.ownerKey, "hcm", encs, 5))
+	if _, _, err := v.r.PullOnce(ctx, v.evil.ID()); err != nil {
 		t.Fatal(err)
 	}
 	if got := testutil.ToFloat64(v.r.stats.forks); got != 1 {
@@ -223,8 +227,8 @@ func TestForkFreezesStream(t *testing.T) {
 	}
 	// The frozen stream takes nothing more, even honest ops.
 	_, moreEncs := ops("hcm", 6, 1)
-	v.answer = encodeResponse([]batch{signed(t, v.ownerKey, "hcm", moreEncs, 6)})
-	if n, _ := v.r.PullOnce(ctx, v.evil.ID()); n != 0 {
+	v.answer = answer(signed(t, v.ownerKey, "hcm", moreEncs, 6))
+	if n, _, _ := v.r.PullOnce(ctx, v.evil.ID()); n != 0 {
 		t.Fatalf("a frozen stream applied %d ops", n)
 	}
 	if heads, _ := v.st.Heads(""); heads[st].Seq != 5 {
