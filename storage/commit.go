@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -169,6 +170,7 @@ type Txn struct {
 	ranges  []kv            // range deletions [k, v), applied before writes
 	overlay map[string]int  // key -> index in writes
 	heads   map[string]Head // stream key -> head after this Txn's appends
+	dropped []string        // head key prefixes of datasets dropped
 	changes []Change
 }
 
@@ -202,6 +204,14 @@ func (tx *Txn) flush(dirty map[string]Head) {
 			tx.b.Delete(w.k, nil)
 		} else {
 			tx.b.Set(w.k, w.v, nil)
+		}
+	}
+	for _, p := range tx.dropped {
+		for k := range tx.s.heads {
+			if strings.HasPrefix(k, p) {
+				delete(tx.s.heads, k)
+				delete(dirty, k)
+			}
 		}
 	}
 	for k, h := range tx.heads {

@@ -157,3 +157,54 @@ func (tx *Txn) PutState(typ, key, dataset, from string, st *crdt.State) error {
 func (tx *Txn) DeleteLocalRange(from, to string) {
 	tx.ranges = append(tx.ranges, kv{localKey(from), localKey(to)})
 }
+
+// DropDataset deletes everything the store holds of dataset, of entity type
+// typ and key prefix keyPrefix: its entity states, and the op logs, heads and
+// floors of its streams (node-local values are the caller's). States go in
+// batches of about a thousand; a crash in between leaves the rest for the
+// next call. It returns the states deleted.
+func (s *Store) DropDataset(ctx context.Context, typ, keyPrefix, dataset string) (int, error) {
+	if err := checkName("dataset", dataset); err != nil {
+		return 0, err
+	}
+	total, after := 0, ""
+	for {
+		page, err := s.Entities(typ, keyPrefix, after, 1000)
+		if err != nil {
+			return total, err
+		}
+		var keys []string
+		for _, e := range page {
+			after = e.Key
+			for _, st := range e.States {
+				if st.Dataset == dataset {
+					keys = append(keys, e.Key)
+				}
+			}
+		}
+		if len(page) == 0 {
+			break
+		}
+		if len(keys) == 0 {
+			continue
+		}
+		if err := s.Update(ctx, func(tx *Txn) error {
+			for _, k := range keys {
+				tx.set(entityKey(typ, k, dataset), nil)
+			}
+			return nil
+		}); err != nil {
+			return total, err
+		}
+		total += len(keys)
+	}
+	err := s.Update(ctx, func(tx *Txn) error {
+		for _, table := range []byte{tableOp, tableHead, tableFloor} {
+			p := append(appendParts(nil, table, dataset), sep)
+			tx.ranges = append(tx.ranges, kv{p, prefixEnd(p)})
+		}
+		tx.dropped = append(tx.dropped, string(append(appendParts(nil, tableHead, dataset), sep)))
+		return nil
+	})
+	return total, err
+}

@@ -320,3 +320,38 @@ func must(v uint64, err error) uint64 {
 	}
 	return v
 }
+
+// TestPurgeOnRevoke: a reader whose right is revoked deletes what it held of
+// the dataset, and takes no more of it.
+func TestPurgeOnRevoke(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{now: time.UnixMilli(1_700_000_000_000)}
+	_, hcm, moh := newPair(t, clk, time.Hour)
+	hcm.write(t, 0, 50, "A")
+	if n, err := moh.r.Pull(ctx, hcm.id); err != nil || n != 50 {
+		t.Fatalf("pull: %d, %v", n, err)
+	}
+	if got, _ := moh.r.Purge(ctx); len(got) != 0 {
+		t.Fatalf("purged %v while moh may read it", got)
+	}
+	// Both nodes apply the revoke, as followers of one log would.
+	for _, n := range []*testNode{hcm, moh} {
+		if _, err := n.r.cfg.Meta.Propose(ctx, meta.Command{Op: meta.OpRevoke, Name: "population.identity", Reader: "moh"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := moh.r.Purge(ctx)
+	if err != nil || len(got) != 1 || got[0] != "population.identity" {
+		t.Fatalf("purge after the revoke: %v, %v", got, err)
+	}
+	if d := moh.digest(t); d[:2] != "0:" {
+		t.Fatalf("moh still holds entities after the purge: %s", d)
+	}
+	if h, _ := moh.st.Heads(""); len(h) != 0 {
+		t.Fatalf("moh still holds streams: %v", h)
+	}
+	hcm.write(t, 50, 60, "B")
+	if n, _ := moh.r.Pull(ctx, hcm.id); n != 0 {
+		t.Fatalf("moh pulled %d ops of a dataset it may not read", n)
+	}
+}

@@ -29,8 +29,8 @@ func (n P2P) Connected(p peer.ID) bool { return n.Host.Network().Connectedness(p
 // Run serves r's protocols on h and replicates until ctx ends: it pulls from
 // a peer as soon as the peer notifies, tells readers when this node has
 // applied new ops, pulls from every source on the anti-entropy timer
-// (dialling members that are not connected), and truncates history once a
-// minute. Each peer has at most one pull in flight, so a slow or silent peer
+// (dialling members that are not connected) and then purges what this node
+// may no longer read, and truncates history once a minute. Each peer has at most one pull in flight, so a slow or silent peer
 // holds up only its own.
 func (r *Replicator) Run(ctx context.Context, h host.Host) {
 	wake := make(chan peer.ID, 64)
@@ -105,6 +105,9 @@ func (r *Replicator) Run(ctx context.Context, h host.Host) {
 						h.Connect(cctx, peer.AddrInfo{ID: p})
 					}()
 				}
+			}
+			if _, err := r.Purge(ctx); err != nil {
+				r.cfg.Logger.Warn("purge datasets no longer readable", "err", err)
 			}
 			if r.cfg.Now().Sub(lastTruncate) >= min(time.Minute, max(r.cfg.Retention/4, r.cfg.Interval)) {
 				lastTruncate = r.cfg.Now()

@@ -1,0 +1,56 @@
+package replica
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/lienthong/lienthong/storage"
+)
+
+// Purge deletes every dataset this node holds but may no longer read (its
+// read right was revoked, or the dataset moved away from it): the entity
+// states, the streams and what replication kept of them. Evidence of forks
+// stays. It returns the datasets purged. A pull validated against the old
+// metadata may still apply after a purge; the next purge removes it.
+func (r *Replicator) Purge(ctx context.Context) ([]string, error) {
+	v := r.cfg.Meta.View()
+	heads, err := r.cfg.Store.Heads("")
+	if err != nil {
+		return nil, err
+	}
+	held := map[string]bool{}
+	for st := range heads {
+		held[st.Dataset] = true
+	}
+	err = r.cfg.Store.ScanLocal(progressPrefix, func(name string, _ []byte) error {
+		held[strings.TrimPrefix(name, progressPrefix)] = true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(held)) {
+		ds := v.Dataset(name)
+		if ds == nil || ds.CanRead(r.cfg.Self) {
+			continue // a dataset this node does not know of is left for an operator
+		}
+		n, err := r.cfg.Store.DropDataset(ctx, ds.EntityType, ds.KeyPrefix, name)
+		if err != nil {
+			return out, err
+		}
+		err = r.cfg.Store.Update(ctx, func(tx *storage.Txn) error {
+			tx.DeleteLocalRange("sig/"+name+"\x00", "sig/"+name+"\x01") // every stream's signatures
+			tx.PutLocal(progressKey(name), nil)
+			return nil
+		})
+		if err != nil {
+			return out, err
+		}
+		r.cfg.Logger.Info("purged a dataset this node may no longer read", "dataset", name, "entities", n)
+		out = append(out, name)
+	}
+	return out, nil
+}
