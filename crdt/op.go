@@ -1,6 +1,9 @@
 package crdt
 
-import "strings"
+import (
+	"strings"
+	"sync/atomic"
+)
 
 // Kind is the CRDT behaviour of a field.
 type Kind uint8
@@ -35,9 +38,16 @@ type Tag struct {
 	Origin string
 }
 
+// BrokenForTesting, when set, makes Compare ignore the owner epoch, so
+// that an old owner's later write beats the new owner's: the deliberately
+// broken merge with which the simulator's tests check that its swarm
+// catches a broken build. Never set it outside tests.
+var BrokenForTesting atomic.Bool
+
 // Compare returns -1, 0 or +1 as t orders before, equal to or after u.
 func (t Tag) Compare(u Tag) int {
 	switch {
+	case BrokenForTesting.Load():
 	case t.Epoch < u.Epoch:
 		return -1
 	case t.Epoch > u.Epoch:

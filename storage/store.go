@@ -39,6 +39,9 @@ type Options struct {
 	FS vfs.FS
 	// CacheBytes is the block cache size in bytes; zero means 64 MiB.
 	CacheBytes int64
+	// MemTableBytes is the size of Pebble's memtable in bytes; zero means
+	// 32 MiB. The simulator, with dozens of stores in one process, uses less.
+	MemTableBytes uint64
 	// MaxGroupWrites bounds how many Update functions share one batch and
 	// one sync; zero means 1024.
 	MaxGroupWrites int
@@ -92,6 +95,9 @@ func Open(opts Options) (*Store, error) {
 	if opts.CacheBytes == 0 {
 		opts.CacheBytes = 64 << 20
 	}
+	if opts.MemTableBytes == 0 {
+		opts.MemTableBytes = 32 << 20
+	}
 	if opts.MaxGroupWrites == 0 {
 		opts.MaxGroupWrites = 1024
 	}
@@ -104,7 +110,7 @@ func Open(opts Options) (*Store, error) {
 		Cache:  cache,
 		Logger: pebbleLogger{opts.Logger},
 		// Larger memtables flush less often under write load.
-		MemTableSize: 32 << 20,
+		MemTableSize: opts.MemTableBytes,
 	}
 	// The write path reads each entity's state before writing it, and most
 	// writes of a bulk load are to new keys: bloom filters answer "absent"

@@ -1,0 +1,108 @@
+package sim
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+)
+
+// Sample is one point of the report's series.
+type Sample struct {
+	T float64 `json:"t_s"` // simulated seconds since the start
+	// LagOps is the ops the authorised replicas lacked, summed; CaughtUp
+	// the share of (dataset, replica) pairs that lacked none.
+	LagOps   int64   `json:"lag_ops"`
+	CaughtUp float64 `json:"caught_up"`
+}
+
+// Report is the outcome of a run.
+type Report struct {
+	Scenario    string  `json:"scenario"`
+	Description string  `json:"description,omitempty"`
+	Topology    string  `json:"topology"`
+	Seed        uint64  `json:"seed"`
+	Nodes       int     `json:"nodes"`
+	SimSeconds  float64 `json:"simulated_s"`
+	WallSeconds float64 `json:"wall_s"`
+	EventsPerS  float64 `json:"events_per_wall_s"`
+	TraceHash   string  `json:"trace_hash"`
+	// ConvergedAfter is the simulated time from the final heal until every
+	// authorised replica held the same heads; -1 if it never did.
+	ConvergedAfter float64           `json:"converged_after_heal_s"`
+	Stats          Stats             `json:"stats"`
+	BytesPerNode   map[string]int64  `json:"bytes_per_node"`
+	Digests        map[string]string `json:"digests"` // dataset -> digest at its owner
+	Invariants     []Invariant       `json:"invariants"`
+	Series         []Sample          `json:"series"`
+	// Replay is the command that runs this again.
+	Replay string `json:"replay"`
+}
+
+// OK reports whether every invariant held.
+func (r *Report) OK() bool {
+	return !slices.ContainsFunc(r.Invariants, func(i Invariant) bool { return !i.OK })
+}
+
+// Run runs the workload and its events for the scenario's duration, heals
+// everything (links, crashes, clocks), lets the federation settle for the
+// quiet period and checks the invariants.
+func (s *Sim) Run(replay string) *Report {
+	start := time.Now()
+	total := s.sc.Duration.D() + s.sc.Quiet.D()
+	every := max(total/time.Duration(s.opts.Samples), time.Second)
+	var sample func() string
+	sample = func() string {
+		lag, caught := s.lag()
+		s.series = append(s.series, Sample{T: s.now.Seconds(), LagOps: lag, CaughtUp: caught})
+		if s.now+every <= total {
+			s.after(every, "sample", nil, nil, sample)
+		}
+		return fmt.Sprintf("lag=%d", lag)
+	}
+	s.after(0, "sample", nil, nil, sample)
+	s.runUntil(s.sc.Duration.D())
+
+	// The final heal.
+	s.healed = s.now
+	s.net.healAll()
+	for _, n := range s.nodes {
+		n.skew, n.slow = 0, 1
+	}
+	s.record("heal", nil, nil, s.restart(s.nodes))
+	s.afterHeal()
+	converged := time.Duration(-1)
+	var probe func() string
+	probe = func() string {
+		if s.headsConverged() {
+			converged = s.now - s.healed
+			return "converged"
+		}
+		s.after(time.Second, "probe", nil, nil, probe)
+		return "not yet"
+	}
+	s.after(0, "probe", nil, nil, probe)
+	s.runUntil(total)
+
+	s.digests = map[string]string{}
+	r := &Report{Scenario: s.sc.Name, Description: s.sc.Description, Topology: s.sc.Topology, Seed: s.opts.Seed,
+		Nodes: len(s.nodes), SimSeconds: total.Seconds(), ConvergedAfter: converged.Seconds(),
+		Invariants: s.check(), Series: s.series, Digests: s.digests, BytesPerNode: map[string]int64{}, Replay: replay}
+	if converged < 0 {
+		r.ConvergedAfter = -1
+	}
+	s.stats.Events = s.events
+	for _, n := range s.nodes {
+		r.BytesPerNode[n.spec.Name] = n.sent + n.recv
+		s.stats.Bytes += n.sent
+	}
+	for _, d := range slices.Sorted(maps.Keys(r.Digests)) {
+		fmt.Fprintf(s.trace, "digest %s %s\n", d, r.Digests[d])
+	}
+	r.Stats = s.stats
+	r.TraceHash = s.TraceHash()
+	r.WallSeconds = time.Since(start).Seconds()
+	r.EventsPerS = float64(s.events) / max(r.WallSeconds, 1e-9)
+	return r
+}
+
