@@ -25,7 +25,7 @@ const maxErrors = 20
 
 // Names of the invariants, in the order they are reported.
 const (
-	InvConvergence = "convergence"      // every authorised replica of every dataset has the same digest
+	InvConvergence = "convergence" // every authorised replica of every dataset has the same digest
 	InvAcked       = "no_acked_write_lost"
 	InvReaders     = "only_readers_store"
 	InvOwners      = "only_owners_write"

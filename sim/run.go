@@ -105,4 +105,3 @@ func (s *Sim) Run(replay string) *Report {
 	r.EventsPerS = float64(s.events) / max(r.WallSeconds, 1e-9)
 	return r
 }
-
