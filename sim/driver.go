@@ -3,6 +3,10 @@ package sim
 import (
 	"fmt"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/lienthong/lienthong/transport/pull"
 )
 
 // The simulator is the replicator's second driver (the first is
@@ -68,18 +72,26 @@ func (s *Sim) notifySoon(n *node) {
 		var datasets []string
 		datasets, n.cursor = n.rep.ChangedDatasets(n.cursor)
 		targets := n.rep.NotifyTargets(datasets)
+		msg := n.rep.NotifyMessage(datasets)
 		for _, p := range targets {
 			t := s.byID[p]
 			if s.lost(n, t) {
 				continue
 			}
-			// The notification crosses to t; t then pulls.
+			n.sent += int64(len(msg))
+			// The notification crosses to t, which pulls if it lacks
+			// something it names.
 			s.after(s.latency(n, t), "notified", t, n, func() string {
 				if !t.up {
 					return "down"
 				}
-				s.schedulePull(t, n, 0)
-				return ""
+				t.recv += int64(len(msg))
+				pulls := false
+				t.rep.Handle(s.ctx, n.id, pull.NotifyID, msg, func(peer.ID) {
+					pulls = true
+					s.schedulePull(t, n, 0)
+				})
+				return fmt.Sprintf("pull=%v", pulls)
 			})
 		}
 		return fmt.Sprintf("datasets=%d targets=%d", len(datasets), len(targets))

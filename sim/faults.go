@@ -304,6 +304,7 @@ func (s *Sim) restart(ns []*node) string {
 
 // afterHeal lets every node catch up with the metadata once links return.
 func (s *Sim) afterHeal() {
+	s.probe()
 	for _, n := range s.nodes {
 		if n.up {
 			s.deliver(n)

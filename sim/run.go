@@ -27,8 +27,9 @@ type Report struct {
 	WallSeconds float64 `json:"wall_s"`
 	EventsPerS  float64 `json:"events_per_wall_s"`
 	TraceHash   string  `json:"trace_hash"`
-	// ConvergedAfter is the simulated time from the final heal until every
-	// authorised replica held the same heads; -1 if it never did.
+	// ConvergedAfter is the longest simulated time, over every heal (the
+	// end of a network fault, and the final heal), until every authorised
+	// replica held the same heads; -1 if after some heal they never did.
 	ConvergedAfter float64           `json:"converged_after_heal_s"`
 	Stats          Stats             `json:"stats"`
 	BytesPerNode   map[string]int64  `json:"bytes_per_node"`
@@ -71,25 +72,15 @@ func (s *Sim) Run(replay string) *Report {
 	}
 	s.record("heal", nil, nil, s.restart(s.nodes))
 	s.afterHeal()
-	converged := time.Duration(-1)
-	var probe func() string
-	probe = func() string {
-		if s.headsConverged() {
-			converged = s.now - s.healed
-			return "converged"
-		}
-		s.after(time.Second, "probe", nil, nil, probe)
-		return "not yet"
-	}
-	s.after(0, "probe", nil, nil, probe)
+	s.probe()
 	s.runUntil(total)
 
 	s.digests = map[string]string{}
 	r := &Report{Scenario: s.sc.Name, Description: s.sc.Description, Topology: s.sc.Topology, Seed: s.opts.Seed,
-		Nodes: len(s.nodes), SimSeconds: total.Seconds(), ConvergedAfter: converged.Seconds(),
+		Nodes: len(s.nodes), SimSeconds: total.Seconds(), ConvergedAfter: -1,
 		Invariants: s.check(), Series: s.series, Digests: s.digests, BytesPerNode: map[string]int64{}, Replay: replay}
-	if converged < 0 {
-		r.ConvergedAfter = -1
+	if len(s.converged) == len(s.heals) {
+		r.ConvergedAfter = slices.Max(s.converged).Seconds()
 	}
 	s.stats.Events = s.events
 	for _, n := range s.nodes {
@@ -104,4 +95,28 @@ func (s *Sim) Run(replay string) *Report {
 	r.WallSeconds = time.Since(start).Seconds()
 	r.EventsPerS = float64(s.events) / max(r.WallSeconds, 1e-9)
 	return r
+}
+
+// probe measures, from now (a heal), the time until every authorised
+// replica holds the same heads, checking every simulated second.
+func (s *Sim) probe() {
+	if s.probing {
+		return
+	}
+	s.probing = true
+	from := s.now
+	s.heals = append(s.heals, from)
+	var probe func() string
+	probe = func() string {
+		if s.headsConverged() {
+			s.probing = false
+			for len(s.converged) < len(s.heals) {
+				s.converged = append(s.converged, s.now-s.heals[len(s.converged)])
+			}
+			return "converged"
+		}
+		s.after(time.Second, "probe", nil, nil, probe)
+		return "not yet"
+	}
+	s.after(0, "probe", nil, nil, probe)
 }

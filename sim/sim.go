@@ -59,6 +59,12 @@ type Sim struct {
 	stats  Stats
 	series []Sample
 	healed time.Duration // when the final heal happened
+	// heals are when network faults ended; converged, how long after each
+	// the replicas converged (one probe at a time: a heal during a probe
+	// is measured from its own time by the same probe).
+	heals     []time.Duration
+	converged []time.Duration
+	probing   bool
 	// midrun are invariant violations seen during the run.
 	midrun  []string
 	digests map[string]string

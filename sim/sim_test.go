@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"github.com/lienthong/lienthong/crdt"
+	"os"
 	"testing"
 )
 
@@ -46,5 +48,22 @@ func TestDeterminism(t *testing.T) {
 	}
 	if c := runScenario(t, "quick", 8); c.TraceHash == a.TraceHash {
 		t.Fatal("seeds 7 and 8 gave the same trace")
+	}
+}
+
+func TestVNProbe(t *testing.T) {
+	r := runScenario(t, os.Getenv("SIMSC"), 1)
+	t.Logf("wall %.1fs, events %d (%.0f/s), converged after %.1fs, stats %+v", r.WallSeconds, r.Stats.Events, r.EventsPerS, r.ConvergedAfter, r.Stats)
+	for _, inv := range r.Invariants {
+		t.Logf("%s ok=%v %s %v", inv.Name, inv.OK, inv.Detail, inv.Errors)
+	}
+}
+
+func TestBrokenProbe(t *testing.T) {
+	crdt.BrokenForTesting.Store(true)
+	defer crdt.BrokenForTesting.Store(false)
+	r := runScenario(t, os.Getenv("SIMSC"), 1)
+	for _, inv := range r.Invariants {
+		t.Logf("%s ok=%v %s %v", inv.Name, inv.OK, inv.Detail, inv.Errors[:min(3, len(inv.Errors))])
 	}
 }

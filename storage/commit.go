@@ -23,6 +23,8 @@ type group struct {
 	batch      *pebble.Batch
 	reqs       []*request
 	lastChange uint64
+	heads      map[string]Head // moved by the group, by head key
+	drops      []string        // head key prefixes of datasets dropped
 }
 
 // Update runs fn on the committer goroutine, together with the functions of
@@ -96,10 +98,12 @@ func (s *Store) commit(reqs []*request) {
 	}
 	b := s.db.NewIndexedBatch()
 	dirty := map[string]Head{} // heads moved by the group, written once each
+	var drops []string
 	for _, r := range reqs {
 		tx := &Txn{s: s, b: b, overlay: map[string]int{}, heads: map[string]Head{}}
 		if r.err = r.fn(tx); r.err == nil {
 			tx.flush(dirty)
+			drops = append(drops, tx.dropped...)
 		}
 	}
 	for k, h := range dirty {
@@ -118,7 +122,26 @@ func (s *Store) commit(reqs []*request) {
 		ack(reqs, *s.failed.Load())
 		return
 	}
-	s.syncs <- &group{batch: b, reqs: reqs, lastChange: s.nextChange - 1}
+	s.mu.Lock()
+	moveHeads(s.mu.applied, dirty, drops)
+	s.mu.Unlock()
+	s.syncs <- &group{batch: b, reqs: reqs, lastChange: s.nextChange - 1, heads: dirty, drops: drops}
+}
+
+// moveHeads updates a version vector with a group's drops, then its heads.
+func moveHeads(m map[Stream]Head, heads map[string]Head, drops []string) {
+	for _, p := range drops {
+		for st := range m {
+			if strings.HasPrefix(string(headKey(st.Dataset, st.Origin)), p) {
+				delete(m, st)
+			}
+		}
+	}
+	for k, h := range heads {
+		if st, err := streamOf([]byte(k)); err == nil {
+			m[st] = h
+		}
+	}
 }
 
 func (s *Store) syncLoop() {
@@ -133,6 +156,7 @@ func (s *Store) syncLoop() {
 		g.batch.Close()
 		s.durable.Store(g.lastChange)
 		s.mu.Lock()
+		moveHeads(s.mu.synced, g.heads, g.drops)
 		close(s.mu.notify)
 		s.mu.notify = make(chan struct{})
 		s.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 
@@ -75,6 +76,9 @@ type Store struct {
 	mu struct {
 		sync.Mutex
 		notify chan struct{} // closed when durable advances
+		// applied and synced are every stream's head: as applied (visible
+		// to reads) and as synced to disk.
+		applied, synced map[Stream]Head
 	}
 
 	// Owned by the committer goroutine.
@@ -133,6 +137,13 @@ func Open(opts Options) (*Store, error) {
 		maxGroup: opts.MaxGroupWrites,
 	}
 	s.mu.notify = make(chan struct{})
+	heads, err := s.reads.Heads("")
+	if err != nil {
+		s.db.Close()
+		cache.Unref()
+		return nil, err
+	}
+	s.mu.applied, s.mu.synced = heads, maps.Clone(heads)
 	last, err := s.lastChange()
 	if err != nil {
 		s.db.Close()
@@ -314,8 +325,8 @@ func decodeHead(b []byte) (Head, error) {
 // Stream names one op stream.
 type Stream struct{ Dataset, Origin string }
 
-// Heads returns the version vector: every stream's head, in stream order.
-// dataset "" means every dataset.
+// Heads returns the version vector as read from the store: every stream's
+// head, in stream order. dataset "" means every dataset.
 func (s reads) Heads(dataset string) (map[Stream]Head, error) {
 	prefix := []byte{tableHead}
 	if dataset != "" {
@@ -323,18 +334,52 @@ func (s reads) Heads(dataset string) (map[Stream]Head, error) {
 	}
 	out := map[Stream]Head{}
 	err := s.scan(prefix, nil, func(k, v []byte) (bool, error) {
-		ds, origin, ok := bytes.Cut(k[1:], []byte{sep})
-		if !ok {
-			return false, fmt.Errorf("storage: malformed head key %q", k)
+		st, err := streamOf(k)
+		if err != nil {
+			return false, err
 		}
 		h, err := decodeHead(v)
 		if err != nil {
 			return false, err
 		}
-		out[Stream{string(ds), string(origin)}] = h
+		out[st] = h
 		return true, nil
 	})
 	return out, err
+}
+
+func streamOf(headKey []byte) (Stream, error) {
+	ds, origin, ok := bytes.Cut(headKey[1:], []byte{sep})
+	if !ok {
+		return Stream{}, fmt.Errorf("storage: malformed head key %q", headKey)
+	}
+	return Stream{string(ds), string(origin)}, nil
+}
+
+// Heads returns the version vector: every stream's head as applied, from
+// memory. dataset "" means every dataset. The caller owns the map.
+func (s *Store) Heads(dataset string) (map[Stream]Head, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return filterHeads(s.mu.applied, dataset), nil
+}
+
+// DurableHeads is Heads as synced to disk: no crash takes back an op at or
+// below these heads.
+func (s *Store) DurableHeads(dataset string) map[Stream]Head {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return filterHeads(s.mu.synced, dataset)
+}
+
+func filterHeads(m map[Stream]Head, dataset string) map[Stream]Head {
+	out := map[Stream]Head{}
+	for st, h := range m {
+		if dataset == "" || st.Dataset == dataset {
+			out[st] = h
+		}
+	}
+	return out
 }
 
 // Op returns op seq of stream (dataset, origin), or ErrNotFound.

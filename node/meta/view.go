@@ -70,6 +70,16 @@ func EmptyView() *View {
 // Member returns the named member, or nil.
 func (v *View) Member(name string) *Member { return v.members[name] }
 
+// MemberByPeerID returns the member with libp2p peer ID id, or nil.
+func (v *View) MemberByPeerID(id string) *Member {
+	for _, m := range v.members {
+		if m.PeerID == id {
+			return m
+		}
+	}
+	return nil
+}
+
 // Members returns every member sorted by name.
 func (v *View) Members() []*Member { return sortedValues(v.members) }
 

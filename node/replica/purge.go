@@ -11,7 +11,8 @@ import (
 
 // Purge deletes every dataset this node holds but may no longer read (its
 // read right was revoked, or the dataset moved away from it): the entity
-// states, the streams and what replication kept of them. Evidence of forks
+// states, the streams and what replication kept of them. A former owner
+// waits until the new owner has pulled every op it wrote. Evidence of forks
 // stays. It returns the datasets purged. A pull validated against the old
 // metadata may still apply after a purge; the next purge removes it.
 func (r *Replicator) Purge(ctx context.Context) ([]string, error) {
@@ -37,6 +38,11 @@ func (r *Replicator) Purge(ctx context.Context) ([]string, error) {
 		if ds == nil || ds.CanRead(r.cfg.Self) {
 			continue // a dataset this node does not know of is left for an operator
 		}
+		if r.ownOpsUnacked(ds.Owner, heads, name) {
+			// A former owner keeps its own ops, which still apply, until the
+			// new owner has them.
+			continue
+		}
 		n, err := r.cfg.Store.DropDataset(ctx, ds.EntityType, ds.KeyPrefix, name)
 		if err != nil {
 			return out, err
@@ -53,4 +59,17 @@ func (r *Replicator) Purge(ctx context.Context) ([]string, error) {
 		out = append(out, name)
 	}
 	return out, nil
+}
+
+// ownOpsUnacked reports whether member owner has not yet acknowledged every
+// op of this node's own streams of dataset.
+func (r *Replicator) ownOpsUnacked(owner string, heads map[storage.Stream]storage.Head, dataset string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for st, h := range heads {
+		if st.Dataset == dataset && st.Origin == r.cfg.Self && r.mu.acked[owner].seqs[st] < h.Seq {
+			return true
+		}
+	}
+	return false
 }

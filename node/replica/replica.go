@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -82,6 +83,7 @@ type Replicator struct {
 		quarantine map[quarantineKey]quarantined
 		lastSync   map[peer.ID]time.Time
 		acked      map[string]ack // by member name: what it had at its last pull
+		round      int            // anti-entropy rounds, to rotate relays
 	}
 }
 
@@ -206,7 +208,7 @@ func (r *Replicator) Handle(ctx context.Context, from peer.ID, proto string, req
 	case pull.ID:
 		resp, err = r.serveSync(ctx, from, req)
 	case pull.NotifyID:
-		if onNotify != nil {
+		if onNotify != nil && r.behind(req) {
 			onNotify(from)
 		}
 		resp = []byte{1}
@@ -245,61 +247,80 @@ func (r *Replicator) countBytes(proto, direction string, n int) {
 }
 
 // memberOf returns the member with peer ID id, or nil.
-func memberOf(v *meta.View, id peer.ID) *meta.Member {
-	for _, m := range v.Members() {
-		if m.PeerID == id.String() {
-			return m
-		}
-	}
-	return nil
-}
+func memberOf(v *meta.View, id peer.ID) *meta.Member { return v.MemberByPeerID(id.String()) }
 
 // readersOf returns every member that may read ds: its owner and readers.
 func readersOf(ds *dict.Dataset) []string { return append([]string{ds.Owner}, ds.Readers...) }
 
-// Sources returns the connected members worth pulling from: those that may
-// hold a dataset this node reads (its owner, past owners and readers).
+// Sources returns the connected members to pull from in an anti-entropy
+// round: for each dataset this node reads, its owner if connected, else one
+// of the connected members that may hold it (past owners, readers), taken
+// in turn round after round so that no one relay is relied on for ever.
 func (r *Replicator) Sources() []peer.ID {
-	return r.membersWhere(func(name string, v *meta.View) bool {
-		for _, ds := range v.Datasets() {
-			if ds.CanRead(r.cfg.Self) && (ds.CanRead(name) || slices.Contains(ds.PastOwners, name)) {
-				return true
+	v := r.cfg.Meta.View()
+	r.mu.Lock()
+	r.mu.round++
+	round := r.mu.round
+	r.mu.Unlock()
+	ids := map[string]peer.ID{}
+	for _, m := range v.Members() {
+		if id, err := peer.Decode(m.PeerID); err == nil && m.Name != r.cfg.Self && r.cfg.Network.Connected(id) {
+			ids[m.Name] = id
+		}
+	}
+	chosen := map[string]bool{}
+	for _, ds := range v.Datasets() {
+		if !ds.CanRead(r.cfg.Self) || ds.Owner == r.cfg.Self && len(ds.PastOwners) == 0 {
+			continue // the owner of a dataset no one else wrote has all of it
+		}
+		if _, ok := ids[ds.Owner]; ok && ds.Owner != r.cfg.Self {
+			chosen[ds.Owner] = true
+			continue
+		}
+		var cands []string
+		for _, name := range append(readersOf(ds), ds.PastOwners...) {
+			if _, ok := ids[name]; ok && !slices.Contains(cands, name) {
+				cands = append(cands, name)
 			}
 		}
-		return false
-	}, true)
+		if len(cands) > 0 {
+			slices.Sort(cands)
+			chosen[cands[round%len(cands)]] = true
+		}
+	}
+	var out []peer.ID
+	for _, name := range slices.Sorted(maps.Keys(chosen)) {
+		out = append(out, ids[name])
+	}
+	return out
 }
 
 // NotifyTargets returns the connected members that may read one of the
 // datasets named, to be told to pull.
 func (r *Replicator) NotifyTargets(datasets []string) []peer.ID {
-	return r.membersWhere(func(name string, v *meta.View) bool {
-		for _, d := range datasets {
-			if ds := v.Dataset(d); ds != nil && ds.CanRead(name) {
-				return true
-			}
+	v := r.cfg.Meta.View()
+	var out []peer.ID
+	for _, m := range v.Members() {
+		if m.Name == r.cfg.Self || !slices.ContainsFunc(datasets, func(d string) bool {
+			ds := v.Dataset(d)
+			return ds != nil && ds.CanRead(m.Name)
+		}) {
+			continue
 		}
-		return false
-	}, true)
+		if id, err := peer.Decode(m.PeerID); err == nil && r.cfg.Network.Connected(id) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // Members returns every other member's peer ID, connected or not.
 func (r *Replicator) Members() []peer.ID {
-	return r.membersWhere(func(string, *meta.View) bool { return true }, false)
-}
-
-func (r *Replicator) membersWhere(keep func(string, *meta.View) bool, connected bool) []peer.ID {
-	v := r.cfg.Meta.View()
 	var out []peer.ID
-	for _, m := range v.Members() {
-		if m.Name == r.cfg.Self || !keep(m.Name, v) {
-			continue
+	for _, m := range r.cfg.Meta.View().Members() {
+		if id, err := peer.Decode(m.PeerID); err == nil && m.Name != r.cfg.Self {
+			out = append(out, id)
 		}
-		id, err := peer.Decode(m.PeerID)
-		if err != nil || connected && !r.cfg.Network.Connected(id) {
-			continue
-		}
-		out = append(out, id)
 	}
 	return out
 }
@@ -325,9 +346,28 @@ func (r *Replicator) ChangedDatasets(since uint64) ([]string, uint64) {
 	return slices.Sorted(maps.Keys(seen)), since
 }
 
-// Notify tells peers that this node holds new ops of the datasets named, so
-// that they pull at once. It returns when every peer answered or failed.
+// NotifyMessage is the notification of new ops of the datasets named: this
+// node's durable heads of them, so that a peer that has them all does not
+// pull.
+func (r *Replicator) NotifyMessage(datasets []string) []byte {
+	var hs []pull.Have
+	for _, d := range datasets {
+		heads := r.cfg.Store.DurableHeads(d)
+		for _, st := range sortedStreams(heads) {
+			hs = append(hs, pull.Have{Dataset: st.Dataset, Origin: st.Origin, Seq: heads[st].Seq})
+		}
+	}
+	b, _ := json.Marshal(hs)
+	if len(b) > pull.MaxNotifyBytes {
+		return []byte("[]") // too many streams to list: "pull anyway"
+	}
+	return b
+}
+
+// Notify tells the readers of the datasets named that this node holds new
+// ops of them. It returns when every peer answered or failed.
 func (r *Replicator) Notify(ctx context.Context, datasets []string) {
+	msg := r.NotifyMessage(datasets)
 	var wg sync.WaitGroup
 	for _, p := range r.NotifyTargets(datasets) {
 		wg.Add(1)
@@ -335,10 +375,28 @@ func (r *Replicator) Notify(ctx context.Context, datasets []string) {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
-			r.request(ctx, p, pull.NotifyID, []byte{1}, pull.MaxNotifyBytes)
+			r.request(ctx, p, pull.NotifyID, msg, pull.MaxNotifyBytes)
 		}()
 	}
 	wg.Wait()
+}
+
+// behind reports whether a notification names a stream, of a dataset this
+// node may read, further than this node has it (or names none).
+func (r *Replicator) behind(msg []byte) bool {
+	var hs []pull.Have
+	if json.Unmarshal(msg, &hs) != nil || len(hs) == 0 {
+		return true
+	}
+	v := r.cfg.Meta.View()
+	heads, _ := r.cfg.Store.Heads("")
+	for _, h := range hs {
+		if ds := v.Dataset(h.Dataset); ds != nil && ds.CanRead(r.cfg.Self) &&
+			heads[storage.Stream{Dataset: h.Dataset, Origin: h.Origin}].Seq < h.Seq {
+			return true
+		}
+	}
+	return false
 }
 
 func sortedStreams(heads map[storage.Stream]storage.Head) []storage.Stream {

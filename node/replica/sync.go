@@ -17,9 +17,11 @@ import (
 )
 
 // serveSync answers a sync request: for each dataset the requester may read,
-// the ops of each stream beyond the requester's head. It reads a durable
-// snapshot, so it never hands out an op of its own that a crash could take
-// back (and the origin then write differently: a fork).
+// the ops of each stream beyond the requester's head, up to the durable
+// head: it never hands out an op of its own that a crash could take back
+// (the node would then write a different op there: a fork). Ops and
+// signatures at or below a durable head never change, so they are read
+// from the live store.
 func (r *Replicator) serveSync(ctx context.Context, from peer.ID, req []byte) ([]byte, error) {
 	v := r.cfg.Meta.View()
 	m := memberOf(v, from)
@@ -37,11 +39,6 @@ func (r *Replicator) serveSync(ctx context.Context, from peer.ID, req []byte) ([
 	r.mu.Lock()
 	r.mu.acked[m.Name] = ack{seqs: theirs, at: r.cfg.Now()}
 	r.mu.Unlock()
-	snap, err := r.cfg.Store.DurableSnapshot(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer snap.Close()
 	var resp pull.Response
 	budget := r.cfg.MaxResponseOpBytes
 	seen := map[string]bool{}
@@ -51,16 +48,13 @@ func (r *Replicator) serveSync(ctx context.Context, from peer.ID, req []byte) ([
 			continue // never tell what a peer may not read
 		}
 		seen[name] = true
-		heads, err := snap.Heads(name)
-		if err != nil {
-			return nil, err
-		}
+		heads := r.cfg.Store.DurableHeads(name)
 		for _, st := range sortedStreams(heads) {
 			their := theirs[st]
 			if heads[st].Seq <= their || budget <= 0 {
 				continue
 			}
-			floor, err := snap.Floor(st.Dataset, st.Origin)
+			floor, err := r.cfg.Store.Floor(st.Dataset, st.Origin)
 			if err != nil {
 				return nil, err
 			}
@@ -68,7 +62,7 @@ func (r *Replicator) serveSync(ctx context.Context, from peer.ID, req []byte) ([
 				resp.Truncated = append(resp.Truncated, pull.Truncated{Dataset: st.Dataset, Origin: st.Origin, Floor: floor})
 				continue
 			}
-			b, err := r.batchFor(snap, st, their, heads[st].Seq)
+			b, err := r.batchFor(st, their, heads[st].Seq)
 			if err != nil {
 				r.cfg.Logger.Warn("sync: serve stream", "dataset", st.Dataset, "origin", st.Origin, "err", err)
 				continue
@@ -88,18 +82,18 @@ func (r *Replicator) serveSync(ctx context.Context, from peer.ID, req []byte) ([
 // batchFor returns the ops of stream st after seq from, ending at a signed
 // head: for this node's own streams it signs one; for others it ends where
 // it holds the origin's signature. Nil when it has nothing signed to give.
-func (r *Replicator) batchFor(snap *storage.Snapshot, st storage.Stream, from, head uint64) (*pull.Batch, error) {
+func (r *Replicator) batchFor(st storage.Stream, from, head uint64) (*pull.Batch, error) {
 	end := min(head, from+uint64(r.cfg.MaxBatchOps))
 	var sig []byte
 	if st.Origin != r.cfg.Self {
-		seq, s, err := signatureFor(snap, st, from, end)
+		seq, s, err := r.signatureFor(st, from, end)
 		if err != nil || s == nil {
 			return nil, err
 		}
 		end, sig = seq, s
 	}
 	b := &pull.Batch{Head: pull.SignedHead{Dataset: st.Dataset, Origin: st.Origin, Seq: end, Sig: sig}}
-	err := snap.OpRange(st.Dataset, st.Origin, from+1, end, func(seq uint64, enc []byte) bool {
+	err := r.cfg.Store.OpRange(st.Dataset, st.Origin, from+1, end, func(seq uint64, enc []byte) bool {
 		b.Ops = append(b.Ops, slices.Clone(enc))
 		return true
 	})
@@ -121,11 +115,11 @@ func (r *Replicator) batchFor(snap *storage.Snapshot, st storage.Stream, from, h
 
 // signatureFor finds a stored signature of stream st at a seq after from:
 // the greatest one not beyond end, else the smallest beyond it.
-func signatureFor(snap *storage.Snapshot, st storage.Stream, from, end uint64) (uint64, []byte, error) {
+func (r *Replicator) signatureFor(st storage.Stream, from, end uint64) (uint64, []byte, error) {
 	var best uint64
 	var sig []byte
 	prefix := sigPrefix(st)
-	err := snap.ScanLocalFrom(prefix, sigKey(st, from+1), func(name string, v []byte) error {
+	err := r.cfg.Store.ScanLocalFrom(prefix, sigKey(st, from+1), func(name string, v []byte) error {
 		seq := binary.BigEndian.Uint64([]byte(name[len(prefix):]))
 		switch {
 		case seq <= end:

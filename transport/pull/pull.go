@@ -38,8 +38,9 @@ const (
 	MaxResponseBytes = 16 << 20
 	// MaxDecodedBytes caps a response once decompressed.
 	MaxDecodedBytes = transport.MaxDecodedBytes
-	// MaxNotifyBytes caps a notification and its answer.
-	MaxNotifyBytes = 16
+	// MaxNotifyBytes caps a notification (the sender's heads of what
+	// changed, in JSON) and its answer.
+	MaxNotifyBytes = 64 << 10
 )
 
 // ErrMalformed is returned (wrapped) for a response that does not decode.
