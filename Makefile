@@ -10,7 +10,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/lienthong/lienthong/node.Version=$(VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help build test race lint fuzz bench demo demo-stop dev check clean
+.PHONY: help build test race lint fuzz bench demo demo-stop dev check clean sim
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,7 +45,14 @@ bench: build ## write, replication and healing benchmarks against their referenc
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./crdt ./storage ./node/dict
 	$(GO) test -run '^$$' -bench Propose -benchtime 300x ./node/control
 
-check: lint test ## what CI runs
+SWARM_SEEDS ?= 40
+sim: build ## run every simulator scenario on its seeds (reports in bin/sim) and swarm seeds 1-SWARM_SEEDS
+	@set -e; for f in sim/scenarios/*.yaml; do \
+	  n=$$(basename $$f .yaml); echo "== sim run $$n"; \
+	  $(BIN)/lienthong sim run $$f --report $(BIN)/sim/$$n; done
+	$(BIN)/lienthong sim swarm --seeds $(SWARM_SEEDS) --report $(BIN)/sim/swarm
+
+check: lint test sim ## what CI runs
 
 demo: build ## start a local federation (a seed, two provinces, a ministry) with sample data; make demo-stop ends it
 	$(BIN)/lienthong demo up --dir $(DEMO_DIR) --count $(DEMO_COUNT)

@@ -64,12 +64,15 @@ func (s *Sim) authorised(d *dict.Dataset) []*node {
 	return out
 }
 
-// headsConverged reports whether every authorised replica of every dataset
-// holds the same heads.
+// headsConverged reports whether every authorised replica that is up, of
+// every dataset, holds the same heads.
 func (s *Sim) headsConverged() bool {
 	for _, d := range s.ctl.view.Datasets() {
 		var ref map[storage.Stream]storage.Head
 		for _, n := range s.authorised(d) {
+			if !n.up {
+				continue
+			}
 			h, err := n.st.Heads(d.Name)
 			if err != nil {
 				return false

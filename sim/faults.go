@@ -299,6 +299,9 @@ func (s *Sim) restart(ns []*node) string {
 		s.deliver(n)
 		out = append(out, n.spec.Name)
 	}
+	if len(out) > 0 {
+		s.probe()
+	}
 	return "restart " + strings.Join(out, ",")
 }
 

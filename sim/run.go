@@ -27,9 +27,10 @@ type Report struct {
 	WallSeconds float64 `json:"wall_s"`
 	EventsPerS  float64 `json:"events_per_wall_s"`
 	TraceHash   string  `json:"trace_hash"`
-	// ConvergedAfter is the longest simulated time, over every heal (the
-	// end of a network fault, and the final heal), until every authorised
-	// replica held the same heads; -1 if after some heal they never did.
+	// ConvergedAfter is the longest simulated time, over every full heal
+	// (no network fault left, every node up; at the latest the final
+	// heal), until every authorised replica held the same heads; -1 if
+	// after some heal they never did.
 	ConvergedAfter float64           `json:"converged_after_heal_s"`
 	Stats          Stats             `json:"stats"`
 	BytesPerNode   map[string]int64  `json:"bytes_per_node"`
@@ -62,6 +63,7 @@ func (s *Sim) Run(replay string) *Report {
 		return fmt.Sprintf("lag=%d", lag)
 	}
 	s.after(0, "sample", nil, nil, sample)
+	s.consistentReads(10 * time.Minute)
 	s.runUntil(s.sc.Duration.D())
 
 	// The final heal.
@@ -97,10 +99,11 @@ func (s *Sim) Run(replay string) *Report {
 	return r
 }
 
-// probe measures, from now (a heal), the time until every authorised
-// replica holds the same heads, checking every simulated second.
+// probe measures, from now, if no fault is left (every link healed, every
+// node up), the time until every authorised replica holds the same heads,
+// checking every simulated second.
 func (s *Sim) probe() {
-	if s.probing {
+	if s.probing || len(s.net.faults) > 0 || slices.ContainsFunc(s.nodes, func(n *node) bool { return !n.up }) {
 		return
 	}
 	s.probing = true
@@ -119,4 +122,17 @@ func (s *Sim) probe() {
 		return "not yet"
 	}
 	s.after(0, "probe", nil, nil, probe)
+}
+
+// consistentReads reads, every d while the workload runs, one dataset's
+// metadata linearizably at a random node, for the porcupine check.
+func (s *Sim) consistentReads(d time.Duration) {
+	s.after(d, "read", nil, nil, func() string {
+		if s.now < s.sc.Duration.D() {
+			s.consistentReads(d)
+		}
+		n := s.nodes[s.rng.IntN(len(s.nodes))]
+		ds := s.topo.Datasets[s.rng.IntN(len(s.topo.Datasets))].Dataset.Name
+		return n.spec.Name + " " + s.consistentRead(n, ds)
+	})
 }

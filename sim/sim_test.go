@@ -1,17 +1,15 @@
 package sim
 
 import (
-	"github.com/lienthong/lienthong/crdt"
-	"os"
+	"errors"
+	"strings"
 	"testing"
+
+	"github.com/lienthong/lienthong/crdt"
 )
 
-func runScenario(t *testing.T, name string, seed uint64) *Report {
+func run(t *testing.T, sc *Scenario, seed uint64) *Report {
 	t.Helper()
-	sc, err := LoadScenario(name)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s, err := New(sc, Options{Seed: seed})
 	if err != nil {
 		t.Fatal(err)
@@ -20,21 +18,82 @@ func runScenario(t *testing.T, name string, seed uint64) *Report {
 	return s.Run("")
 }
 
-func TestQuickScenario(t *testing.T) {
-	r := runScenario(t, "quick", 1)
-	t.Logf("wall %.1fs, events %d (%.0f/s), converged after %.1fs, stats %+v", r.WallSeconds, r.Stats.Events, r.EventsPerS, r.ConvergedAfter, r.Stats)
-	for _, inv := range r.Invariants {
-		t.Logf("%s ok=%v %s %v", inv.Name, inv.OK, inv.Detail, inv.Errors)
+func load(t *testing.T, name string) *Scenario {
+	t.Helper()
+	sc, err := LoadScenario(name)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !r.OK() {
-		t.Fatal("invariants violated")
+	return sc
+}
+
+func failures(r *Report) []string {
+	var out []string
+	for _, inv := range r.Invariants {
+		if !inv.OK {
+			out = append(out, inv.Name+": "+strings.Join(inv.Errors, "; "))
+		}
+	}
+	return out
+}
+
+// TestScenarios runs the built-in scenarios of the small topology on every
+// seed they list; `make sim` runs all of them, the national ones too.
+func TestScenarios(t *testing.T) {
+	for _, name := range []string{"quick", "flapping-link", "crash-storm", "chain", "transfer-during-partition"} {
+		sc := load(t, name)
+		if sc.Topology != "small" {
+			t.Fatalf("%s: topology %s; this test runs the small ones", name, sc.Topology)
+		}
+		for _, seed := range sc.Seeds {
+			r := run(t, sc, seed)
+			t.Logf("%s seed %d: %d events in %.1fs, %d writes, %d ops applied, converged within %.0fs of a heal",
+				name, seed, r.Stats.Events, r.WallSeconds, r.Stats.Writes, r.Stats.Applied, r.ConvergedAfter)
+			if f := failures(r); len(f) > 0 {
+				t.Errorf("%s seed %d (lienthong sim run %s --seed %d): %s", name, seed, name, seed, strings.Join(f, "\n"))
+			}
+			if r.Stats.Writes == 0 || r.Stats.Applied == 0 || r.ConvergedAfter < 0 {
+				t.Errorf("%s seed %d: %d writes, %d applied, converged after %v: the run did nothing to check",
+					name, seed, r.Stats.Writes, r.Stats.Applied, r.ConvergedAfter)
+			}
+		}
+	}
+}
+
+// TestScenarioFaultsBite: the faults of a scenario really happen: a
+// partition makes pulls fail and replicas fall behind, a minority's metadata
+// write is refused.
+func TestScenarioFaultsBite(t *testing.T) {
+	r := run(t, load(t, "crash-storm"), 1)
+	if r.Stats.Crashes < 8 || r.Stats.Lost == 0 || r.Stats.Duplicated == 0 || r.Stats.PullErrors == 0 {
+		t.Fatalf("crash-storm: %+v: crashes, losses and duplicates did not all happen", r.Stats)
+	}
+	sc := load(t, "transfer-during-partition")
+	sc.Events = append(sc.Events, Event{At: sc.Events[0].At + Duration(5e9), Grant: &Reader{Dataset: "land.79", Reader: "p01", At: "p79"}})
+	r = run(t, sc, 1)
+	var meta Invariant
+	for _, inv := range r.Invariants {
+		if inv.Name == InvMetadata {
+			meta = inv
+		}
+	}
+	if !meta.OK || !strings.Contains(meta.Detail, "1 metadata writes attempted without a reachable majority, 1 refused") {
+		t.Fatalf("a grant proposed by the isolated p79: %+v", meta)
+	}
+	lagged := false
+	for _, s := range r.Series {
+		lagged = lagged || s.LagOps > 0 && s.CaughtUp < 1
+	}
+	if !lagged {
+		t.Fatal("no replica ever fell behind during the partition")
 	}
 }
 
 // TestDeterminism: one seed gives one trace and one final state; another
 // seed another trace.
 func TestDeterminism(t *testing.T) {
-	a, b := runScenario(t, "quick", 7), runScenario(t, "quick", 7)
+	sc := load(t, "quick")
+	a, b := run(t, sc, 7), run(t, sc, 7)
 	if a.TraceHash != b.TraceHash {
 		t.Fatalf("seed 7 gave two traces: %s and %s", a.TraceHash, b.TraceHash)
 	}
@@ -46,24 +105,74 @@ func TestDeterminism(t *testing.T) {
 			t.Fatalf("seed 7 gave two states of %s: %s and %s", ds, d, b.Digests[ds])
 		}
 	}
-	if c := runScenario(t, "quick", 8); c.TraceHash == a.TraceHash {
+	if c := run(t, sc, 8); c.TraceHash == a.TraceHash {
 		t.Fatal("seeds 7 and 8 gave the same trace")
 	}
 }
 
-func TestVNProbe(t *testing.T) {
-	r := runScenario(t, os.Getenv("SIMSC"), 1)
-	t.Logf("wall %.1fs, events %d (%.0f/s), converged after %.1fs, stats %+v", r.WallSeconds, r.Stats.Events, r.EventsPerS, r.ConvergedAfter, r.Stats)
-	for _, inv := range r.Invariants {
-		t.Logf("%s ok=%v %s %v", inv.Name, inv.OK, inv.Detail, inv.Errors)
+// swarmBound is the number of seeds within which the swarm must catch the
+// deliberately broken merge.
+const swarmBound = 12
+
+// TestSwarmCatchesBrokenMerge: with the merge broken (the owner epoch
+// ignored, so an old owner's later write beats the new owner's), the swarm
+// fails within swarmBound seeds; the failing seed replays to the same trace
+// and the same failure; the correct build passes those seeds.
+func TestSwarmCatchesBrokenMerge(t *testing.T) {
+	crdt.BrokenForTesting.Store(true)
+	var caught uint64
+	var first *Report
+	for seed := uint64(1); seed <= swarmBound && caught == 0; seed++ {
+		if r := run(t, SwarmScenario(seed), seed); !r.OK() {
+			caught, first = seed, r
+		}
+	}
+	if caught == 0 {
+		crdt.BrokenForTesting.Store(false)
+		t.Fatalf("the swarm did not catch the broken merge within %d seeds", swarmBound)
+	}
+	again := run(t, SwarmScenario(caught), caught)
+	crdt.BrokenForTesting.Store(false)
+	t.Logf("caught at seed %d: %s", caught, failures(first)[0][:min(300, len(failures(first)[0]))])
+	if again.TraceHash != first.TraceHash || strings.Join(failures(again), "") != strings.Join(failures(first), "") {
+		t.Fatalf("replaying seed %d gave another run: trace %s vs %s", caught, again.TraceHash, first.TraceHash)
+	}
+	for seed := uint64(1); seed <= caught; seed++ {
+		if r := run(t, SwarmScenario(seed), seed); !r.OK() {
+			t.Fatalf("the correct build fails swarm seed %d: %v", seed, failures(r))
+		}
 	}
 }
 
-func TestBrokenProbe(t *testing.T) {
-	crdt.BrokenForTesting.Store(true)
-	defer crdt.BrokenForTesting.Store(false)
-	r := runScenario(t, os.Getenv("SIMSC"), 1)
-	for _, inv := range r.Invariants {
-		t.Logf("%s ok=%v %s %v", inv.Name, inv.OK, inv.Detail, inv.Errors[:min(3, len(inv.Errors))])
+func TestScenarioErrors(t *testing.T) {
+	for _, tt := range []struct{ name, yaml, want string }{
+		{"no duration", "name: x\n", "duration"},
+		{"unknown key", "name: x\nduration: 1h\nfoo: 1\n", "foo"},
+		{"bad duration", "name: x\nduration: 1 day\n", "not a duration"},
+		{"two actions", "name: x\nduration: 1h\nevents:\n  - at: 1m\n    heal: true\n    crash: p79\n", "2 actions"},
+		{"until before at", "name: x\nduration: 1h\nevents:\n  - at: 10m\n    until: 5m\n    crash: p79\n", "not after"},
+		{"after the end", "name: x\nduration: 1h\nevents:\n  - at: 2h\n    heal: true\n", "after the workload"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseScenario([]byte(tt.yaml), "test.yaml")
+			if !errors.Is(err, ErrScenario) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want ErrScenario mentioning %q", err, tt.want)
+			}
+		})
+	}
+	sc, err := ParseScenario([]byte("name: x\nduration: 1h\nevents:\n  - at: 1m\n    crash: region:west\n"), "test.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(sc, Options{Seed: 1}); !errors.Is(err, ErrScenario) || !strings.Contains(err.Error(), "region:west") {
+		t.Fatalf("unknown selector: %v", err)
+	}
+	if _, err := LoadScenario("no-such-scenario"); !errors.Is(err, ErrScenario) || !strings.Contains(err.Error(), "quick") {
+		t.Fatalf("unknown scenario: %v, want the list of built-in ones", err)
+	}
+	for _, name := range BuiltinNames() {
+		if _, err := LoadScenario(name); err != nil {
+			t.Errorf("built-in %s: %v", name, err)
+		}
 	}
 }
