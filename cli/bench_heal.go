@@ -93,7 +93,7 @@ func benchHealOnce(ctx context.Context, dir string, recs []benchRecord, d int) (
 	}
 	if err := replWait(ctx, "the reader has the first N-D ops", func() bool {
 		seq, _ := readerSeq(f.reader)
-		return seq >= uint64(n-d)
+		return seq >= uint64(n-d) && (d < n || f.readerConnected())
 	}); err != nil {
 		return run, err
 	}

@@ -385,13 +385,18 @@ func (f *replFed) setupDataset(ctx context.Context) error {
 		if rv.Index < wv.Index || rv.Dataset(benchDataset) == nil || m == nil || len(m.Addrs) == 0 || len(wv.Settings.GossipKeys) == 0 {
 			return false
 		}
-		for _, p := range f.writer.Status().Peers {
-			if p.Name == replReaderName && p.Connected {
-				return true
-			}
-		}
-		return false
+		return f.readerConnected()
 	})
+}
+
+// readerConnected reports whether the writer sees the reader connected.
+func (f *replFed) readerConnected() bool {
+	for _, p := range f.writer.Status().Peers {
+		if p.Name == replReaderName && p.Connected {
+			return true
+		}
+	}
+	return false
 }
 
 // readerSeq returns the reader's head of the writer's stream of the bench

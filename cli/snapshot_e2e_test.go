@@ -27,7 +27,7 @@ func TestSnapshotCatchUp(t *testing.T) {
 	// transfer takes hundreds of chunks and can be interrupted.
 	c.kill("hcm")
 	setConfig(t, c.node("hcm").dir, "retention: 168h0m0s", "retention: 2s")
-	setConfig(t, c.node("hcm").dir, "snapshot_chunk_bytes: 1048576", "snapshot_chunk_bytes: 16384")
+	setConfig(t, c.node("hcm").dir, "snapshot_chunk_bytes: 4194304", "snapshot_chunk_bytes: 16384")
 	c.restart("hcm")
 	c.mustCall("s1", "PUT", "/v1/schemas/citizen", schemaFile(t, "citizen"), http.StatusOK)
 	r := c.mustCall("s1", "PUT", "/v1/datasets/population.identity", map[string]any{

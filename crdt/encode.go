@@ -14,7 +14,7 @@ var ErrCorrupt = errors.New("crdt: corrupt encoding")
 // Format versions, the first byte of every encoding.
 const (
 	opFormat    = 1
-	stateFormat = 1
+	stateFormat = 2 // 2: a register's tag, when it is the state's Written tag, is a 0 byte
 )
 
 // maxCount bounds every list length read from the wire, so that a hostile
@@ -141,7 +141,13 @@ func AppendState(dst []byte, s *State) []byte {
 		dst = append(dst, byte(f.Kind))
 		switch f.Kind {
 		case Register:
-			dst = appendTag(dst, f.Tag)
+			// Most registers were set by the state's last write: say so in
+			// one byte instead of repeating the tag.
+			if f.Tag == s.Written {
+				dst = append(dst, 0)
+			} else {
+				dst = appendTag(append(dst, 1), f.Tag)
+			}
 			dst = appendValue(dst, f.Value)
 		case Set:
 			dst = binary.AppendUvarint(dst, uint64(len(f.Elems)))
@@ -178,7 +184,16 @@ func DecodeState(b []byte) (*State, error) {
 		f.Kind = Kind(d.byte())
 		switch f.Kind {
 		case Register:
-			f.Tag = d.tag()
+			switch d.byte() {
+			case 0:
+				f.Tag = s.Written
+			case 1:
+				if f.Tag = d.tag(); f.Tag == s.Written {
+					d.fail("register tag spelled out though it is the written tag")
+				}
+			default:
+				d.fail("bad register tag marker")
+			}
 			f.Value = d.value()
 		case Set:
 			if n := d.count(); n > 0 {

@@ -85,7 +85,7 @@ func DefaultConfig(name string) Config {
 	c.Storage.CacheBytes = 64 << 20
 	c.Clock.MaxAheadMillis = 60_000
 	c.Replication.Retention = 7 * 24 * time.Hour
-	c.Replication.SnapshotChunkBytes = 1 << 20
+	c.Replication.SnapshotChunkBytes = 4 << 20
 	return c
 }
 

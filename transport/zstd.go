@@ -15,12 +15,17 @@ const MaxDecodedBytes = 64 << 20
 var ErrTooLarge = errors.New("transport: decompressed message too large")
 
 var (
-	encoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault))
+	encoder, _       = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault))
+	encoderBetter, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression))
 	decoder, _ = zstd.NewReader(nil, zstd.WithDecoderMaxMemory(MaxDecodedBytes), zstd.WithDecoderConcurrency(0))
 )
 
 // Compress returns b as one zstd frame. Safe for concurrent use.
 func Compress(b []byte) []byte { return encoder.EncodeAll(b, nil) }
+
+// CompressSmaller is Compress at a slower level that makes smaller frames,
+// for bulk transfers (snapshots), where bytes count more than the CPU.
+func CompressSmaller(b []byte) []byte { return encoderBetter.EncodeAll(b, nil) }
 
 // Decompress reverses Compress; it refuses output beyond max bytes (at most
 // MaxDecodedBytes), so a small message cannot claim a large allocation.

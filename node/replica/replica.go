@@ -55,8 +55,12 @@ type Config struct {
 	// means 8 MiB.
 	MaxResponseOpBytes int
 	// SnapshotChunkBytes is the size of the entity states in one snapshot
-	// chunk, before compression; zero means 1 MiB.
+	// chunk, before compression; zero means 4 MiB.
 	SnapshotChunkBytes int
+	// SnapshotAfterOps is how many ops of one stream a reader may lack
+	// before the dataset's owner sends it a snapshot instead (a new reader
+	// of a large dataset); zero means 250,000, negative never.
+	SnapshotAfterOps int
 	// QuarantineFor is how long a stream from a peer that sent a bad batch
 	// is ignored; zero means 10 minutes.
 	QuarantineFor time.Duration
@@ -138,7 +142,10 @@ func New(cfg Config) *Replicator {
 		cfg.MaxResponseOpBytes = 8 << 20
 	}
 	if cfg.SnapshotChunkBytes == 0 {
-		cfg.SnapshotChunkBytes = 1 << 20
+		cfg.SnapshotChunkBytes = 4 << 20
+	}
+	if cfg.SnapshotAfterOps == 0 {
+		cfg.SnapshotAfterOps = 250_000
 	}
 	if cfg.QuarantineFor == 0 {
 		cfg.QuarantineFor = 10 * time.Minute

@@ -58,7 +58,10 @@ func (r *Replicator) serveSync(ctx context.Context, from peer.ID, req []byte) ([
 			if err != nil {
 				return nil, err
 			}
-			if their < floor {
+			// Behind the floor, the ops are gone; far behind, the owner's
+			// snapshot is smaller than the ops (no hash chain, no
+			// overwritten values): either way, a snapshot it is.
+			if their < floor || ds.Owner == r.cfg.Self && r.cfg.SnapshotAfterOps > 0 && heads[st].Seq-their > uint64(r.cfg.SnapshotAfterOps) {
 				resp.Truncated = append(resp.Truncated, pull.Truncated{Dataset: st.Dataset, Origin: st.Origin, Floor: floor})
 				continue
 			}

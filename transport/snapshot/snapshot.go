@@ -69,7 +69,8 @@ type Chunk struct {
 	More bool
 }
 
-// Encode writes c in the binary form of the protocol, zstd-compressed.
+// Encode writes c in the binary form of the protocol, zstd-compressed (at
+// a level for bulk transfers).
 func Encode(c Chunk) []byte {
 	var b []byte
 	b = transport.AppendBytes(b, []byte(c.Error))
@@ -89,7 +90,7 @@ func Encode(c Chunk) []byte {
 	} else {
 		b = append(b, 0)
 	}
-	return transport.Compress(b)
+	return transport.CompressSmaller(b)
 }
 
 // Decode reverses Encode and returns the decoded size too. It never
