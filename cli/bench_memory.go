@@ -1,0 +1,190 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+func init() {
+	register(&command{name: "bench memory", args: "[--count N]",
+		short: "resident memory of a node process holding N entities, idle and while they are written, against the store's size on disk", run: runBenchMemory})
+}
+
+// memRun is one measurement of a node process's memory.
+type memRun struct {
+	N int `json:"n"`
+	// LoadPeakMiB is the greatest RSS while the entities were written;
+	// IdleMiB the RSS 10 s after, with nothing to do.
+	LoadPeakMiB float64 `json:"rss_under_load_peak_mib"`
+	IdleMiB     float64 `json:"rss_idle_mib"`
+	StoreMiB    float64 `json:"store_on_disk_mib"`
+	LoadSeconds float64 `json:"load_seconds"`
+}
+
+func runBenchMemory(ctx context.Context, std *IO, args []string) error {
+	fs := newFlags(std, "bench memory", "[--count N] [--json]")
+	count := fs.Int("count", 200_000, "entities written; the issue's figure uses 1000000")
+	asJSON := fs.Bool("json", false, "print the raw figures as JSON")
+	if _, err := parseFlags(fs, args, 0, 0); err != nil {
+		return helpRequested(fs, err)
+	}
+	if *count < 1 {
+		return usagef("--count %d: want at least 1", *count)
+	}
+	r, err := benchMemory(ctx, std, *count)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(std.Out, r)
+	}
+	fmt.Fprintf(std.Out, "a node process (lienthong dev) holding %d citizens of population.identity:\n", r.N)
+	fmt.Fprintf(std.Out, "  RSS while they were written (peak): %.0f MiB (load took %.1f s)\n", r.LoadPeakMiB, r.LoadSeconds)
+	fmt.Fprintf(std.Out, "  RSS idle, 10 s later:               %.0f MiB\n", r.IdleMiB)
+	fmt.Fprintf(std.Out, "  store on disk:                      %.0f MiB (idle RSS / store: %.2f)\n", r.StoreMiB, r.IdleMiB/r.StoreMiB)
+	return nil
+}
+
+// benchMemory starts a dev node as a child process, imports count citizens
+// into it through its API (the import command, in this process) and reads
+// the child's resident set size from /proc.
+func benchMemory(ctx context.Context, std *IO, count int) (r memRun, err error) {
+	r.N = count
+	exe, err := os.Executable()
+	if err != nil {
+		return r, err
+	}
+	tmp, err := os.MkdirTemp("", "lienthong-memory-")
+	if err != nil {
+		return r, err
+	}
+	defer os.RemoveAll(tmp)
+	recs, err := benchRecords(count)
+	if err != nil {
+		return r, err
+	}
+	file := filepath.Join(tmp, "citizens.jsonl")
+	f, err := os.Create(file)
+	if err != nil {
+		return r, err
+	}
+	w := bufio.NewWriter(f)
+	for _, rec := range recs {
+		b, _ := json.Marshal(map[string]any{"key": rec.key, "fields": rec.fields})
+		w.Write(append(b, '\n'))
+	}
+	if err := errors.Join(w.Flush(), f.Close()); err != nil {
+		return r, err
+	}
+	recs = nil
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return r, err
+	}
+	api := l.Addr().String()
+	l.Close()
+	dir := filepath.Join(tmp, "node")
+	cmd := exec.CommandContext(ctx, exe, "dev", "--dir", dir, "--api", api, "--json")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return r, err
+	}
+	cmd.Stderr = std.Err
+	if err := cmd.Start(); err != nil {
+		return r, err
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	var info struct {
+		AdminToken string `json:"admin_token"`
+	}
+	line, err := bufio.NewReader(out).ReadBytes('\n')
+	if err != nil || json.Unmarshal(line, &info) != nil || info.AdminToken == "" {
+		return r, fmt.Errorf("bench memory: the dev node printed no details (%v): %q", err, line)
+	}
+	go io.Copy(io.Discard, out)
+	pid := cmd.Process.Pid
+
+	var mu sync.Mutex
+	peak := 0.0
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if v, err := rssMiB(pid); err == nil {
+				mu.Lock()
+				peak = max(peak, v)
+				mu.Unlock()
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	fmt.Fprintf(std.Err, "importing %d citizens into a dev node (pid %d)...\n", count, pid)
+	start := time.Now()
+	var errb strings.Builder
+	code := Main(ctx, []string{"import", "population.identity", file, "--drop-other-fields", "--api", "http://" + api, "--token", info.AdminToken},
+		&IO{In: strings.NewReader(""), Out: io.Discard, Err: &errb})
+	r.LoadSeconds = time.Since(start).Seconds()
+	close(stop)
+	<-done
+	if code != ExitOK {
+		return r, fmt.Errorf("bench memory: import failed (exit %d): %s", code, errb.String())
+	}
+	r.LoadPeakMiB = peak
+	fmt.Fprintf(std.Err, "idle for 10 s...\n")
+	select {
+	case <-ctx.Done():
+		return r, ctx.Err()
+	case <-time.After(10 * time.Second):
+	}
+	if r.IdleMiB, err = rssMiB(pid); err != nil {
+		return r, err
+	}
+	var size int64
+	filepath.WalkDir(filepath.Join(dir, "data"), func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if fi, err := d.Info(); err == nil {
+				size += fi.Size()
+			}
+		}
+		return nil
+	})
+	r.StoreMiB = float64(size) / (1 << 20)
+	return r, nil
+}
+
+// rssMiB reads the resident set size of process pid.
+func rssMiB(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024, err
+		}
+	}
+	return 0, fmt.Errorf("bench memory: no VmRSS for pid %d", pid)
+}
