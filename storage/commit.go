@@ -69,63 +69,116 @@ func (s *Store) commitLoop() {
 			for {
 				select {
 				case r := <-s.reqs:
-					s.commit([]*request{r})
+					g := s.newGroup()
+					g.add(r)
+					g.commit()
 				default:
 					return
 				}
 			}
 		}
-		reqs := []*request{first}
-	drain:
-		for len(reqs) < s.maxGroup {
+		g := s.newGroup()
+		g.add(first)
+		// Writers that arrive while the previous group syncs join this
+		// one, so that one sync covers them all: the group is cut when the
+		// sync stage is free. Functions run as they arrive, so building
+		// overlaps the sync.
+	gather:
+		for len(g.reqs) < s.maxGroup {
 			select {
 			case r := <-s.reqs:
-				reqs = append(reqs, r)
+				g.add(r)
+				continue
 			default:
-				break drain
+			}
+			select {
+			case r := <-s.reqs:
+				g.add(r)
+			case <-s.idle:
+				break gather
 			}
 		}
-		s.commit(reqs)
+		g.commit()
 	}
 }
 
-// commit runs a group's functions into one batch and applies it without
-// waiting for the sync, which syncLoop awaits while the next group builds.
-func (s *Store) commit(reqs []*request) {
-	if errp := s.failed.Load(); errp != nil {
-		ack(reqs, *errp)
+// building is a group being built, on the committer goroutine.
+type building struct {
+	s     *Store
+	b     *pebble.Batch
+	reqs  []*request
+	dirty map[string]Head // heads moved by the group, written once each
+	drops []string
+}
+
+func (s *Store) newGroup() *building {
+	return &building{s: s, b: s.db.NewIndexedBatch(), dirty: map[string]Head{}}
+}
+
+// add runs r's function into the group's batch.
+func (g *building) add(r *request) {
+	g.reqs = append(g.reqs, r)
+	if errp := g.s.failed.Load(); errp != nil {
+		r.err = *errp
 		return
 	}
-	b := s.db.NewIndexedBatch()
-	dirty := map[string]Head{} // heads moved by the group, written once each
-	var drops []string
-	for _, r := range reqs {
-		tx := &Txn{s: s, b: b, overlay: map[string]int{}, heads: map[string]Head{}}
-		if r.err = r.fn(tx); r.err == nil {
-			tx.flush(dirty)
-			drops = append(drops, tx.dropped...)
-		}
+	tx := &Txn{s: g.s, b: g.b, overlay: map[string]int{}, heads: map[string]Head{}}
+	if r.err = r.fn(tx); r.err == nil {
+		tx.flush(g.dirty)
+		g.drops = append(g.drops, tx.dropped...)
 	}
-	for k, h := range dirty {
-		b.Set([]byte(k), appendHead(nil, h), nil)
-	}
-	if b.Empty() {
+}
+
+// commit applies the group's batch without waiting for the sync, which
+// syncLoop awaits while the next group builds. A group that does not reach
+// the sync stage gives back its turn.
+func (g *building) commit() {
+	s, b := g.s, g.b
+	if !g.apply() {
 		b.Close()
-		for _, r := range reqs {
+		for _, r := range g.reqs {
 			close(r.done)
 		}
-		return
-	}
-	if err := s.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
-		b.Close()
-		s.fail(err)
-		ack(reqs, *s.failed.Load())
+		select {
+		case s.idle <- struct{}{}:
+		default:
+		}
 		return
 	}
 	s.mu.Lock()
-	moveHeads(s.mu.applied, dirty, drops)
+	moveHeads(s.mu.applied, g.dirty, g.drops)
 	s.mu.Unlock()
-	s.syncs <- &group{batch: b, reqs: reqs, lastChange: s.nextChange - 1, heads: dirty, drops: drops}
+	s.syncs <- &group{batch: b, reqs: g.reqs, lastChange: s.nextChange - 1, heads: g.dirty, drops: g.drops}
+}
+
+// apply writes the group's heads and applies its batch; false if there is
+// nothing to sync (every request is then complete, with its error set).
+func (g *building) apply() bool {
+	s, b := g.s, g.b
+	if errp := s.failed.Load(); errp != nil {
+		for _, r := range g.reqs {
+			if r.err == nil {
+				r.err = *errp
+			}
+		}
+		return false
+	}
+	for k, h := range g.dirty {
+		b.Set([]byte(k), appendHead(nil, h), nil)
+	}
+	if b.Empty() {
+		return false
+	}
+	if err := s.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
+		s.fail(err)
+		for _, r := range g.reqs {
+			if r.err == nil {
+				r.err = *s.failed.Load()
+			}
+		}
+		return false
+	}
+	return true
 }
 
 // moveHeads updates a version vector with a group's drops, then its heads.
@@ -147,21 +200,26 @@ func moveHeads(m map[Stream]Head, heads map[string]Head, drops []string) {
 func (s *Store) syncLoop() {
 	defer s.wg.Done()
 	for g := range s.syncs {
-		if err := g.batch.SyncWait(); err != nil {
+		err := g.batch.SyncWait()
+		g.batch.Close()
+		if err != nil {
 			s.fail(err)
 			ack(g.reqs, *s.failed.Load())
-			g.batch.Close()
-			continue
+		} else {
+			s.durable.Store(g.lastChange)
+			s.mu.Lock()
+			moveHeads(s.mu.synced, g.heads, g.drops)
+			close(s.mu.notify)
+			s.mu.notify = make(chan struct{})
+			s.mu.Unlock()
+			for _, r := range g.reqs {
+				close(r.done)
+			}
 		}
-		g.batch.Close()
-		s.durable.Store(g.lastChange)
-		s.mu.Lock()
-		moveHeads(s.mu.synced, g.heads, g.drops)
-		close(s.mu.notify)
-		s.mu.notify = make(chan struct{})
-		s.mu.Unlock()
-		for _, r := range g.reqs {
-			close(r.done)
+		// The sync stage is free: the committer cuts its next group.
+		select {
+		case s.idle <- struct{}{}:
+		default:
 		}
 	}
 }

@@ -63,6 +63,7 @@ type Store struct {
 
 	reqs     chan *request
 	syncs    chan *group
+	idle     chan struct{} // holds a token while the sync stage is free
 	closing  chan struct{}
 	closeErr error
 	wg       sync.WaitGroup
@@ -132,11 +133,13 @@ func Open(opts Options) (*Store, error) {
 		logger:   opts.Logger,
 		reqs:     make(chan *request, opts.MaxGroupWrites),
 		syncs:    make(chan *group),
+		idle:     make(chan struct{}, 1),
 		closing:  make(chan struct{}),
 		heads:    map[string]Head{},
 		maxGroup: opts.MaxGroupWrites,
 	}
 	s.mu.notify = make(chan struct{})
+	s.idle <- struct{}{}
 	heads, err := s.reads.Heads("")
 	if err != nil {
 		s.db.Close()
