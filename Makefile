@@ -10,7 +10,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/lienthong/lienthong/node.Version=$(VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help build test race lint fuzz bench demo demo-stop dev check clean sim
+.PHONY: help build test race lint fuzz bench bench-quick gobench demo demo-stop dev check clean sim
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -40,10 +40,13 @@ fuzz: ## run each fuzz target for FUZZTIME (default 30s)
 	  pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn"; \
 	  $(GO) test ./$$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $${FUZZTIME:-30s} || exit 1; done
 
-bench: build ## write, replication and healing benchmarks against their references, and the Go benchmarks
-	$(BIN)/lienthong bench write
-	$(BIN)/lienthong bench replicate
-	$(BIN)/lienthong bench heal
+bench: build ## every benchmark against its reference (about 30 minutes): writes docs/benchmarks.md and docs/benchmarks.json
+	$(BIN)/lienthong bench all --out docs/benchmarks.md --json docs/benchmarks.json
+
+bench-quick: build ## a small version of make bench, for development (a few minutes; writes bin/benchmarks-quick.*)
+	$(BIN)/lienthong bench all --quick --out $(BIN)/benchmarks-quick.md --json $(BIN)/benchmarks-quick.json
+
+gobench: ## the Go benchmarks of the packages (crdt, storage, dictionary, metadata proposals)
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./crdt ./storage ./node/dict
 	$(GO) test -run '^$$' -bench Propose -benchtime 300x ./node/control
 

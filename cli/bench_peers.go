@@ -198,13 +198,6 @@ func runBenchPeers(ctx context.Context, std *IO, args []string) error {
 			results[i].Runs = append(results[i].Runs, run)
 		}
 	}
-	col := func(runs []peersRun, f func(peersRun) float64) []float64 {
-		out := make([]float64, len(runs))
-		for i, r := range runs {
-			out[i] = f(r)
-		}
-		return out
-	}
 	for i := range results {
 		s := &results[i]
 		s.EndToEndMedian = benchMedian(col(s.Runs, func(r peersRun) float64 { return r.EndToEndPerS }))

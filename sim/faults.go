@@ -24,7 +24,7 @@ func (s *Sim) selectNodes(sel string) ([]*node, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, fmt.Errorf("selector %q names no node of topology %s (use a node name, region:north|centre|south, kind:seed|province|ministry or all)",
+		return nil, fmt.Errorf("selector %q names no node of topology %s (use a node name, region:north|centre|south, kind:seed|province|ministry|district or all)",
 			sel, s.sc.Topology)
 	}
 	return out, nil

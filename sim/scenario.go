@@ -48,6 +48,9 @@ type Scenario struct {
 	Description string `yaml:"description"`
 	// Topology is "small" or "vn".
 	Topology string `yaml:"topology"`
+	// Districts adds that many district offices per province, each
+	// reading its province's land dataset (to scale a run up).
+	Districts int `yaml:"districts"`
 	// Duration is how long the workload runs, in simulated time.
 	Duration Duration `yaml:"duration"`
 	// Quiet is the time after the final heal, without writes, before the
@@ -225,6 +228,9 @@ func ParseScenario(b []byte, where string) (*Scenario, error) {
 func (s *Scenario) defaults() error {
 	if s.Topology == "" {
 		s.Topology = "small"
+	}
+	if s.Districts < 0 || s.Districts > 100 {
+		return fmt.Errorf("districts %d: want 0 to 100 per province", s.Districts)
 	}
 	if s.Duration <= 0 {
 		return errors.New("duration: give how long the workload runs, e.g. 2h")

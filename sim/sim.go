@@ -95,7 +95,7 @@ func New(sc *Scenario, opts Options) (*Sim, error) {
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
-	topo, err := buildTopology(sc.Topology, sc.Workload)
+	topo, err := buildTopology(sc.Topology, sc.Workload, sc.Districts)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ const (
 	kindSeed     = "seed"
 	kindProvince = "province"
 	kindMinistry = "ministry"
+	kindDistrict = "district"
 )
 
 // nodeSpec is one node of a topology.
@@ -39,7 +40,11 @@ type topology struct {
 // buildTopology returns the named topology: "small" (one seed, three
 // provinces, three ministries) or "vn" (three seeds at the central office,
 // the 34 provinces, the 17 ministries and ministry-level agencies).
-func buildTopology(name string, w Workload) (*topology, error) {
+//
+// districts adds that many district offices per province (kind district,
+// named p<code>d<i>), each reading its province's land dataset: a way to
+// find how many nodes one machine simulates.
+func buildTopology(name string, w Workload, districts int) (*topology, error) {
 	provinces, err := examples.Provinces()
 	if err != nil {
 		return nil, err
@@ -74,9 +79,15 @@ func buildTopology(name string, w Workload) (*topology, error) {
 		return nil, fmt.Errorf("sim: unknown topology %q: want small or vn", name)
 	}
 	var provinceNames []string
+	byProvince := map[string][]string{}
 	for _, n := range t.Nodes {
 		if n.Kind == kindProvince {
 			provinceNames = append(provinceNames, n.Name)
+			for i := 1; i <= districts; i++ {
+				d := nodeSpec{Name: fmt.Sprintf("%sd%d", n.Name, i), Kind: kindDistrict, Region: n.Region, Code: n.Code}
+				t.Nodes = append(t.Nodes, d)
+				byProvince[n.Name] = append(byProvince[n.Name], d.Name)
+			}
 		}
 	}
 	add := func(every time.Duration, js string) error {
@@ -95,7 +106,7 @@ func buildTopology(name string, w Workload) (*topology, error) {
 		// environment ministry and the national data centre.
 		if err := add(w.ProvinceEvery.D(), fmt.Sprintf(`{"name":"land.%s","entity_type":"land_parcel","key_prefix":"%s-",
 			"fields":["commune_code","area_m2","land_use","owner_ids","certificate_no","registered_at"],
-			"owner":%q,"readers":["mae","ndc1"]}`, n.Code, n.Code, n.Name)); err != nil {
+			"owner":%q,"readers":%s}`, n.Code, n.Code, n.Name, jsonList(append([]string{"mae", "ndc1"}, byProvince[n.Name]...)))); err != nil {
 			return nil, err
 		}
 	}

@@ -3,6 +3,7 @@ package data
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -160,15 +161,18 @@ func formatHLC(t crdt.Timestamp) string { return t.String() }
 
 // ChangeView is one change of the feed as applications see it.
 type ChangeView struct {
-	Cursor  uint64                     `json:"cursor"`
-	Dataset string                     `json:"dataset"`
-	Type    string                     `json:"type"`
-	Key     string                     `json:"key"`
-	Origin  string                     `json:"origin"`
-	Seq     uint64                     `json:"seq"`
-	Op      string                     `json:"op"` // "write" or "delete"
-	Time    string                     `json:"time"`
-	Fields  map[string]json.RawMessage `json:"fields,omitempty"`
+	Cursor  uint64 `json:"cursor"`
+	Dataset string `json:"dataset"`
+	Type    string `json:"type"`
+	Key     string `json:"key"`
+	Origin  string `json:"origin"`
+	Seq     uint64 `json:"seq"`
+	// Op is "write" or "delete"; "snapshot" for a state a dataset snapshot
+	// brought (Fields are the entity's now, Seq 0); "truncated" for an op
+	// no longer held (no Fields).
+	Op     string                     `json:"op"`
+	Time   string                     `json:"time"`
+	Fields map[string]json.RawMessage `json:"fields,omitempty"`
 }
 
 // Changes returns up to limit durable changes after cursor since.
@@ -179,13 +183,52 @@ func (e *Engine) Changes(since uint64, limit int) ([]ChangeView, error) {
 	}
 	out := make([]ChangeView, 0, len(cs))
 	for _, c := range cs {
+		if c.OpSeq == 0 {
+			cv, err := e.snapshotChange(c)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, cv)
+			continue
+		}
 		op, err := e.cfg.Store.Op(c.Dataset, c.Origin, c.OpSeq)
+		if errors.Is(err, storage.ErrNotFound) {
+			// The op was truncated since: the change is old news.
+			out = append(out, ChangeView{Cursor: c.Seq, Dataset: c.Dataset, Type: c.Type, Key: c.Key, Origin: c.Origin,
+				Seq: c.OpSeq, Op: "truncated"})
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("change %d: op %s/%s/%d: %w", c.Seq, c.Dataset, c.Origin, c.OpSeq, err)
 		}
 		out = append(out, changeView(c.Seq, op))
 	}
 	return out, nil
+}
+
+// snapshotChange is a change that a dataset snapshot brought: the entity's
+// fields in the dataset as they are now.
+func (e *Engine) snapshotChange(c storage.Change) (ChangeView, error) {
+	cv := ChangeView{Cursor: c.Seq, Dataset: c.Dataset, Type: c.Type, Key: c.Key, Origin: c.Origin, Op: "snapshot",
+		Fields: map[string]json.RawMessage{}}
+	states, err := e.cfg.Store.Entity(c.Type, c.Key)
+	if err != nil {
+		return cv, fmt.Errorf("change %d: %w", c.Seq, err)
+	}
+	for _, st := range states {
+		if st.Dataset != c.Dataset {
+			continue
+		}
+		if !st.State.Exists() {
+			cv.Op = "delete"
+		}
+		for i := range st.State.Fields {
+			if v, _, ok := render(&st.State.Fields[i]); ok {
+				cv.Fields[st.State.Fields[i].Name] = v
+			}
+		}
+	}
+	return cv, nil
 }
 
 // WaitChanges blocks until a change after since is durable or ctx ends.

@@ -288,6 +288,27 @@ func TestSnapshotCatchUp(t *testing.T) {
 	if h, f := moh.head(t, "hcm"), must(moh.st.Floor("population.identity", "hcm")); h != 1150 || f != 1150 {
 		t.Fatalf("moh head %d floor %d, want 1150 and 1150", h, f)
 	}
+	// The change feeds still read: snapshot states at moh, truncated ops
+	// at hcm.
+	chs, err := moh.eng.Changes(0, 1<<20)
+	if err != nil {
+		t.Fatalf("moh's change feed after the snapshot: %v", err)
+	}
+	snaps := 0
+	for _, c := range chs {
+		if c.Op == "snapshot" {
+			snaps++
+			if c.Origin != "hcm" || c.Seq != 0 || len(c.Fields) == 0 {
+				t.Fatalf("a snapshot change: %+v", c)
+			}
+		}
+	}
+	if snaps < 700 {
+		t.Fatalf("moh's feed shows %d entities from the snapshot, want the 800 it lacked or changed", snaps)
+	}
+	if hch, err := hcm.eng.Changes(0, 1); err != nil || len(hch) != 1 || hch[0].Op != "truncated" || hch[0].Fields != nil {
+		t.Fatalf("hcm's first change after truncation: %+v, %v", hch, err)
+	}
 	// Ops flow again from the installed head.
 	hcm.write(t, 1100, 1120, "E")
 	if n, err := moh.r.Pull(ctx, hcm.id); err != nil || n != 20 {
