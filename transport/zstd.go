@@ -17,7 +17,7 @@ var ErrTooLarge = errors.New("transport: decompressed message too large")
 var (
 	encoder, _       = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault))
 	encoderBetter, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBetterCompression))
-	decoder, _ = zstd.NewReader(nil, zstd.WithDecoderMaxMemory(MaxDecodedBytes), zstd.WithDecoderConcurrency(0))
+	decoder, _       = zstd.NewReader(nil, zstd.WithDecoderMaxMemory(MaxDecodedBytes), zstd.WithDecoderConcurrency(0))
 )
 
 // Compress returns b as one zstd frame. Safe for concurrent use.
