@@ -215,4 +215,14 @@ const benchCosts = `
    A/B runs. What remains at 64 writers is CPU: each write costs about 80 µs of validation (JSON Schema),
    CRDT merge and encoding across two cores, where raw Pebble only copies bytes; reading entity state on
    the writers' goroutines (with a check in the committer) is the next step, not taken.
+
+**Not solved: replication slows as the store grows.** Two nodes replicate 50,000 ops at about
+17,500 ops/s but 1,000,000 at about 7,800: a profile of 300,000 ops (go test -cpuprofile on
+benchReplicateOnce) spends a quarter of the CPU reading entity states from SSTables in the
+committers (every write reads the state it merges into, even for a new key, and the block cache of
+64 MiB holds little of a growing store; 256 MiB cut those reads by 40% but raised throughput by only
+8%) and an eighth in compactions, on two cores shared by both nodes. Both committers are single
+goroutines that read before they write. Blind writes for new keys (a bloom-filter hint that the key
+is absent), applying replicated ops without waiting for fsync (the origin still has them), and
+reading states outside the committer are the candidates; none is done.
 `
