@@ -722,7 +722,7 @@ func benchPeersNATS(ctx context.Context, std *IO, scripts map[string]string, dir
 			return false, err
 		}
 		if ib.Mirror == nil {
-			return false, errors.New("B's stream reports no mirror")
+			return false, errors.New("the stream on B reports no mirror")
 		}
 		if ib.Mirror.Error != nil {
 			return false, fmt.Errorf("the mirror on B reports: %v", ib.Mirror.Error)
