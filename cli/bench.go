@@ -180,31 +180,43 @@ func benchSchema() (*dict.EntityType, *dict.Dataset, error) {
 	return typ, ds, nil
 }
 
-// benchRecords returns the first n citizens of seed 1, projected to the
-// bench dataset's fields.
-func benchRecords(n int) ([]benchRecord, error) {
+// benchCitizens calls fn with the first n citizens of seed 1, projected to
+// the bench dataset's fields: the records every benchmark writes.
+func benchCitizens(n int, fn func(i int, r gen.Record) error) error {
 	_, ds, err := benchSchema()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	g, err := gen.New(gen.KindCitizen, 1)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	out := make([]benchRecord, n)
-	for i := range out {
+	for i := range n {
 		r := g.Next()
 		r.Fields = slices.DeleteFunc(r.Fields, func(f gen.Field) bool { return !ds.Covers(f.Name) })
+		if err := fn(i, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// benchRecords returns benchCitizens(n) with their fields decoded, as the
+// engine takes them.
+func benchRecords(n int) ([]benchRecord, error) {
+	out := make([]benchRecord, n)
+	err := benchCitizens(n, func(i int, r gen.Record) error {
 		line := r.AppendJSON(nil)
 		var rec struct {
 			Fields map[string]json.RawMessage `json:"fields"`
 		}
 		if err := json.Unmarshal(line, &rec); err != nil {
-			return nil, fmt.Errorf("bench: generated record %d: %w", i, err)
+			return fmt.Errorf("bench: generated record %d: %w", i, err)
 		}
 		out[i] = benchRecord{key: r.Key, fields: rec.Fields, value: line}
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // benchWrite measures lienthong's single-record writes per second: it

@@ -119,8 +119,7 @@ func runBenchAll(ctx context.Context, std *IO, args []string) error {
 	step("4. healing after a partition")
 	for r := 0; r < sz.Runs; r++ {
 		var hs []healRun
-		ds := strings.Trim(strings.Join(strings.Fields(fmt.Sprint(sz.HealD)), ","), "[]")
-		if err := benchJSON(ctx, std, &hs, "bench", "heal", "--count", strconv.Itoa(sz.Heal), "--diverged", ds, "--json"); err != nil {
+		if err := benchJSON(ctx, std, &hs, "bench", "heal", "--count", strconv.Itoa(sz.Heal), "--diverged", joinInts(sz.HealD), "--json"); err != nil {
 			return err
 		}
 		for _, h := range hs {
@@ -177,7 +176,7 @@ func runBenchAll(ctx context.Context, std *IO, args []string) error {
 // decoded into v; its progress goes to std.Err.
 func benchJSON(ctx context.Context, std *IO, v any, args ...string) error {
 	var out, errb bytes.Buffer
-	code := Main(ctx, args, &IO{In: strings.NewReader(""), Out: &out, Err: teeWriter{std.Err, &errb}, Env: std.Env})
+	code := Main(ctx, args, &IO{In: strings.NewReader(""), Out: &out, Err: io.MultiWriter(std.Err, &errb), Env: std.Env})
 	if code != ExitOK {
 		return fmt.Errorf("%s failed (exit %d): %s", strings.Join(args, " "), code, finalLine(errb.String()))
 	}
@@ -185,13 +184,6 @@ func benchJSON(ctx context.Context, std *IO, v any, args ...string) error {
 		return fmt.Errorf("%s: unreadable JSON: %w", strings.Join(args, " "), err)
 	}
 	return nil
-}
-
-type teeWriter struct{ a, b io.Writer }
-
-func (t teeWriter) Write(p []byte) (int, error) {
-	t.a.Write(p)
-	return t.b.Write(p)
 }
 
 func finalLine(s string) string {

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/lienthong/lienthong/sim/gen"
 )
 
 func init() {
@@ -73,24 +75,19 @@ func benchMemory(ctx context.Context, std *IO, count int) (r memRun, err error) 
 		return r, err
 	}
 	defer os.RemoveAll(tmp)
-	recs, err := benchRecords(count)
-	if err != nil {
-		return r, err
-	}
 	file := filepath.Join(tmp, "citizens.jsonl")
 	f, err := os.Create(file)
 	if err != nil {
 		return r, err
 	}
 	w := bufio.NewWriter(f)
-	for _, rec := range recs {
-		b, _ := json.Marshal(map[string]any{"key": rec.key, "fields": rec.fields})
-		w.Write(append(b, '\n'))
-	}
-	if err := errors.Join(w.Flush(), f.Close()); err != nil {
+	err = benchCitizens(count, func(_ int, rec gen.Record) error {
+		_, err := w.Write(append(rec.AppendJSON(nil), '\n')) // the import format
+		return err
+	})
+	if err := errors.Join(err, w.Flush(), f.Close()); err != nil {
 		return r, err
 	}
-	recs = nil
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return r, err

@@ -66,25 +66,16 @@ type peersRecord struct {
 	doc []byte
 }
 
-// peersRecords returns the first n citizens of benchRecords, without the
+// peersRecords returns benchCitizens(n) as key and JSON line, without the
 // per-field maps that bench write needs: a million of those would not fit
 // comfortably next to the servers.
 func peersRecords(n int) ([]peersRecord, error) {
-	_, ds, err := benchSchema()
-	if err != nil {
-		return nil, err
-	}
-	g, err := gen.New(gen.KindCitizen, 1)
-	if err != nil {
-		return nil, err
-	}
 	out := make([]peersRecord, n)
-	for i := range out {
-		r := g.Next()
-		r.Fields = slices.DeleteFunc(r.Fields, func(f gen.Field) bool { return !ds.Covers(f.Name) })
+	err := benchCitizens(n, func(i int, r gen.Record) error {
 		out[i] = peersRecord{key: r.Key, doc: r.AppendJSON(nil)}
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 // peersRun is one run of one system.

@@ -2,8 +2,11 @@ package sim
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 
 	"github.com/anishathalye/porcupine"
 
@@ -185,7 +188,9 @@ func (s *Sim) checkAckedFinal() Invariant {
 	inv := Invariant{Name: InvAcked, OK: true}
 	v := s.ctl.view
 	checked := 0
-	for _, st := range sortedKeys(s.work.acked) {
+	for _, st := range slices.SortedFunc(maps.Keys(s.work.acked), func(a, b storage.Stream) int {
+		return cmp.Or(strings.Compare(a.Dataset, b.Dataset), strings.Compare(a.Origin, b.Origin))
+	}) {
 		d := v.Dataset(st.Dataset)
 		for _, n := range s.authorised(d) {
 			h, _ := n.st.Heads(st.Dataset)
@@ -197,7 +202,9 @@ func (s *Sim) checkAckedFinal() Invariant {
 	}
 	// The registers of every entity show the greatest acknowledged write,
 	// by the model's own ordering, at every authorised replica.
-	for _, k := range sortedKeys(s.work.winners) {
+	for _, k := range slices.SortedFunc(maps.Keys(s.work.winners), func(a, b entityKey) int {
+		return cmp.Or(strings.Compare(a.dataset, b.dataset), strings.Compare(a.key, b.key))
+	}) {
 		w := s.work.winners[k]
 		d := v.Dataset(k.dataset)
 		for _, n := range s.authorised(d) {
@@ -209,7 +216,7 @@ func (s *Sim) checkAckedFinal() Invariant {
 				}
 			}
 			checked++
-			for _, f := range sortedKeys(w.values) {
+			for _, f := range slices.Sorted(maps.Keys(w.values)) {
 				var got []byte
 				if st != nil {
 					if fs := st.Field(f); fs != nil {
@@ -329,26 +336,4 @@ func (s *Sim) checkMetadata() Invariant {
 		inv.OK = false
 	}
 	return inv
-}
-
-func sortedKeys[K interface {
-	comparable
-}, V any](m map[K]V) []K {
-	out := make([]K, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.SortFunc(out, func(a, b K) int { return compareKeys(a, b) })
-	return out
-}
-
-func compareKeys[K comparable](a, b K) int {
-	x, y := fmt.Sprint(a), fmt.Sprint(b)
-	switch {
-	case x < y:
-		return -1
-	case x > y:
-		return 1
-	}
-	return 0
 }
