@@ -50,6 +50,7 @@ func genOps(t *rapid.T) []*Op {
 			ops = append(ops, op)
 			continue
 		}
+		op.Replace = rapid.IntRange(0, 7).Draw(t, "replace") == 0
 		if rapid.Bool().Draw(t, "counter") {
 			c := totals[o]
 			c.Origin = o
@@ -170,7 +171,7 @@ func TestMergeAgainstNaive(t *testing.T) {
 			s.Apply(op)
 		}
 		// Naive model.
-		var written, deleted Tag
+		var written, deleted, cleared Tag
 		var reg struct {
 			tag   Tag
 			value []byte
@@ -182,6 +183,9 @@ func TestMergeAgainstNaive(t *testing.T) {
 				continue
 			}
 			written = maxTag(written, tag)
+			if op.Replace {
+				cleared = maxTag(cleared, tag)
+			}
 			for _, f := range op.Fields {
 				if f.Kind == Register {
 					if c := tag.Compare(reg.tag); c > 0 || c == 0 && bytes.Compare(f.Value, reg.value) > 0 {
@@ -194,7 +198,7 @@ func TestMergeAgainstNaive(t *testing.T) {
 			t.Fatalf("Exists: got %v, want %v", got, want)
 		}
 		wantReg := reg.value
-		if reg.tag.Compare(deleted) <= 0 {
+		if reg.tag.Compare(deleted) <= 0 || reg.tag.Compare(cleared) < 0 {
 			wantReg = nil
 		}
 		var gotReg []byte
@@ -221,7 +225,7 @@ func TestMergeAgainstNaive(t *testing.T) {
 		var wantMembers []string
 		for _, e := range []string{"e1", "e2", "e3"} {
 			for _, op := range ops {
-				if !op.Delete && op.Tag().Compare(deleted) > 0 && !removed[e][op.Tag()] && hasAdd(op, e) {
+				if !op.Delete && op.Tag().Compare(deleted) > 0 && op.Tag().Compare(cleared) >= 0 && !removed[e][op.Tag()] && hasAdd(op, e) {
 					wantMembers = append(wantMembers, e)
 					break
 				}
@@ -344,8 +348,34 @@ func TestSemantics(t *testing.T) {
 			},
 			check: func(s *State) string { return fmt.Sprint(s.Field("c").Total()) },
 		},
+		{
+			name: "a new owner's put clears a field it never saw",
+			ops: []*Op{
+				{Origin: "a", Epoch: 1, Time: ts(9), Fields: []FieldOp{{Name: "f", Kind: Register, Value: []byte(`"old owner"`)}}},
+				{Origin: "b", Epoch: 2, Time: ts(1), Replace: true, Fields: reg(`"new"`)},
+			},
+			check: func(s *State) string { return fmt.Sprint(s.Field("f").Present(), " ", string(s.Field("r").Value)) },
+		},
+		{
+			name: "a put replaces a set with its own elements and keeps counters",
+			ops: []*Op{
+				{Origin: "a", Epoch: 1, Time: ts(1), Fields: []FieldOp{{Name: "c", Kind: Counter, Counts: []Count{{Origin: "a", P: 4}}},
+					{Name: "s", Kind: Set, Add: []string{"x", "y"}}}},
+				{Origin: "a", Epoch: 1, Time: ts(2), Replace: true, Fields: []FieldOp{{Name: "s", Kind: Set, Add: []string{"y", "z"}}}},
+			},
+			check: func(s *State) string { return fmt.Sprint(s.Field("s").Members(), s.Field("c").Total()) },
+		},
+		{
+			name: "a patch after a put stays",
+			ops: []*Op{
+				{Origin: "a", Epoch: 1, Time: ts(1), Replace: true, Fields: reg(`"put"`)},
+				{Origin: "a", Epoch: 1, Time: ts(2), Fields: []FieldOp{{Name: "f", Kind: Register, Value: []byte(`"patched"`)}}},
+			},
+			check: func(s *State) string { return fmt.Sprint(string(s.Field("f").Value), " ", string(s.Field("r").Value)) },
+		},
 	}
-	want := []string{`"new"`, `"new"`, `"new"`, "false false", `true "new"`, "[x]", "2"}
+	want := []string{`"new"`, `"new"`, `"new"`, "false false", `true "new"`, "[x]", "2",
+		`false "new"`, "[y z] 4", `"patched" "put"`}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rev := slices.Clone(tt.ops)

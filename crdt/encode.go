@@ -13,8 +13,22 @@ var ErrCorrupt = errors.New("crdt: corrupt encoding")
 
 // Format versions, the first byte of every encoding.
 const (
-	opFormat    = 1
-	stateFormat = 2 // 2: a register's tag, when it is the state's Written tag, is a 0 byte
+	opFormat = 1
+	// State formats: 2 writes a register's tag as a 0 byte when it is the
+	// state's Written tag; 3 is 2 with the Cleared tag after Deleted, and is
+	// written only when Cleared is set, so states without a put keep their
+	// encoding (and their digests).
+	stateFormat        = 2
+	stateFormatCleared = 3
+)
+
+// Op kinds, the byte after an op's key: a write, a delete (Op.Delete) or
+// a replacing write (Op.Replace). Ops of builds before Replace have only
+// the first two, which read the same.
+const (
+	opWrite   = 0
+	opDelete  = 1
+	opReplace = 2
 )
 
 // maxCount bounds every list length read from the wire, so that a hostile
@@ -23,6 +37,8 @@ const maxCount = 1 << 20
 
 // AppendOp appends the canonical encoding of op to dst. op's lists must be
 // sorted and unique as documented on Op; DecodeOp rejects them otherwise.
+//
+// REQUIRES: not both op.Delete and op.Replace.
 func AppendOp(dst []byte, op *Op) []byte {
 	dst = append(dst, opFormat)
 	dst = appendString(dst, op.Dataset)
@@ -34,7 +50,14 @@ func AppendOp(dst []byte, op *Op) []byte {
 	dst = appendTimestamp(dst, op.Time)
 	dst = appendString(dst, op.Type)
 	dst = appendString(dst, op.Key)
-	dst = appendBool(dst, op.Delete)
+	switch {
+	case op.Delete:
+		dst = append(dst, opDelete)
+	case op.Replace:
+		dst = append(dst, opReplace)
+	default:
+		dst = append(dst, opWrite)
+	}
 	dst = binary.AppendUvarint(dst, uint64(len(op.Fields)))
 	for i := range op.Fields {
 		f := &op.Fields[i]
@@ -77,7 +100,15 @@ func DecodeOp(b []byte) (*Op, error) {
 	op.Time = d.timestamp()
 	op.Type = d.string()
 	op.Key = d.string()
-	op.Delete = d.bool()
+	switch d.byte() {
+	case opWrite:
+	case opDelete:
+		op.Delete = true
+	case opReplace:
+		op.Replace = true
+	default:
+		d.fail("bad op kind")
+	}
 	n := d.count()
 	if n > 0 {
 		op.Fields = make([]FieldOp, n)
@@ -131,9 +162,16 @@ func DecodeOp(b []byte) (*Op, error) {
 
 // AppendState appends the canonical encoding of s to dst.
 func AppendState(dst []byte, s *State) []byte {
-	dst = append(dst, stateFormat)
+	if s.Cleared.IsZero() {
+		dst = append(dst, stateFormat)
+	} else {
+		dst = append(dst, stateFormatCleared)
+	}
 	dst = appendTag(dst, s.Written)
 	dst = appendTag(dst, s.Deleted)
+	if !s.Cleared.IsZero() {
+		dst = appendTag(dst, s.Cleared)
+	}
 	dst = binary.AppendUvarint(dst, uint64(len(s.Fields)))
 	for i := range s.Fields {
 		f := &s.Fields[i]
@@ -167,10 +205,16 @@ func AppendState(dst []byte, s *State) []byte {
 // DecodeState decodes a state encoded by AppendState. The result does not alias b.
 func DecodeState(b []byte) (*State, error) {
 	d := decoder{b: b}
-	if v := d.byte(); v != stateFormat && d.err == nil {
-		return nil, fmt.Errorf("%w: state format %d, this build reads %d", ErrCorrupt, v, stateFormat)
+	format := d.byte()
+	if format != stateFormat && format != stateFormatCleared && d.err == nil {
+		return nil, fmt.Errorf("%w: state format %d, this build reads %d and %d", ErrCorrupt, format, stateFormat, stateFormatCleared)
 	}
 	s := &State{Written: d.tag(), Deleted: d.tag()}
+	if format == stateFormatCleared {
+		if s.Cleared = d.tag(); s.Cleared.IsZero() {
+			d.fail("state format 3 with a zero Cleared tag")
+		}
+	}
 	n := d.count()
 	if n > 0 {
 		s.Fields = make([]FieldState, n)
@@ -224,13 +268,6 @@ func DecodeState(b []byte) (*State, error) {
 func appendString(dst []byte, s string) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(s)))
 	return append(dst, s...)
-}
-
-func appendBool(dst []byte, b bool) []byte {
-	if b {
-		return append(dst, 1)
-	}
-	return append(dst, 0)
 }
 
 // appendValue encodes a register value, distinguishing nil (cleared) from empty.

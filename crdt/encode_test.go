@@ -22,6 +22,8 @@ func sampleOps() []*Op {
 			}},
 		{Dataset: "d", Origin: "o", Seq: 9, Prev: [32]byte{1, 2, 3}, Epoch: 2, Type: "t", Key: "k", Delete: true,
 			Fields: []FieldOp{{Name: "c", Kind: Counter, Bases: []Count{{Origin: "a", P: 1}, {Origin: "b", N: 2}}}}},
+		{Dataset: "d", Origin: "o", Seq: 10, Epoch: 2, Type: "t", Key: "k", Replace: true,
+			Fields: []FieldOp{{Name: "r", Kind: Register, Value: []byte(`1`)}}},
 		{},
 	}
 }

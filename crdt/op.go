@@ -82,6 +82,13 @@ type Op struct {
 	// counter restarts from the totals the deleter observed (FieldOp.Bases).
 	// A later write revives the entity.
 	Delete bool
+	// Replace marks a put: the op replaces the entity's fields in the
+	// dataset. Every register value and set dot written before it (by Tag)
+	// disappears, whether or not the origin had seen it, and the op's own
+	// fields are the new values; counters are left as they are. So a new
+	// owner's put beats an old owner's write to a field the new owner never
+	// saw. At most one of Delete and Replace is set.
+	Replace bool
 	// Fields is sorted by Name, one entry per field at most.
 	Fields []FieldOp
 }

@@ -10,10 +10,13 @@ import (
 // the deltas of every op applied to it. The zero State is the empty entity.
 //
 // INVARIANT: Fields is sorted by Name with unique names; each field's lists
-// are sorted and unique; no set dot is at or below Deleted (pruned on merge).
+// are sorted and unique; no set dot is at or below Deleted or below Cleared,
+// and no register holds a value written at or below Deleted or below Cleared
+// (pruned on merge).
 type State struct {
 	Written Tag // greatest Tag of a write (non-delete op)
 	Deleted Tag // greatest Tag of a delete op
+	Cleared Tag // greatest Tag of a replacing write (a put)
 	Fields  []FieldState
 }
 
@@ -40,6 +43,9 @@ func (o *Op) Delta() *State {
 		s.Deleted = tag
 	} else {
 		s.Written = tag
+	}
+	if o.Replace {
+		s.Cleared = tag
 	}
 	for i := range o.Fields {
 		f := &o.Fields[i]
@@ -73,6 +79,9 @@ func (s *State) Merge(o *State) {
 	}
 	if o.Deleted.Compare(s.Deleted) > 0 {
 		s.Deleted = o.Deleted
+	}
+	if o.Cleared.Compare(s.Cleared) > 0 {
+		s.Cleared = o.Cleared
 	}
 	out := make([]FieldState, 0, max(len(s.Fields), len(o.Fields)))
 	i, j := 0, 0
@@ -117,25 +126,26 @@ func mergeField(a, b FieldState) FieldState {
 	return a
 }
 
-// prune drops what the delete tombstone hides forever: set dots at or below
-// Deleted and register values written before it. Pruning after every merge
-// keeps Merge a join, since Deleted only grows.
+// prune drops what the tombstones hide forever: set dots and register values
+// written at or before Deleted (a delete) or before Cleared (a put, whose own
+// values carry the Cleared tag itself and stay). Pruning after every merge
+// keeps Merge a join, since both tags only grow.
 func (s *State) prune() {
-	if s.Deleted.IsZero() {
+	if s.Deleted.IsZero() && s.Cleared.IsZero() {
 		return
 	}
 	for i := range s.Fields {
 		f := &s.Fields[i]
 		switch f.Kind {
 		case Register:
-			if f.Tag.Compare(s.Deleted) <= 0 {
+			if s.hides(f.Tag) {
 				f.Value = nil
 			}
 		case Set:
 			elems := f.Elems[:0:0]
 			for _, e := range f.Elems {
-				e.Adds = tagsAfter(e.Adds, s.Deleted)
-				e.Removes = tagsAfter(e.Removes, s.Deleted)
+				e.Adds = s.visible(e.Adds)
+				e.Removes = s.visible(e.Removes)
 				if len(e.Adds) > 0 || len(e.Removes) > 0 {
 					elems = append(elems, e)
 				}
@@ -145,11 +155,21 @@ func (s *State) prune() {
 	}
 }
 
-// tagsAfter returns the tags of the sorted list ts that order after d.
-func tagsAfter(ts []Tag, d Tag) []Tag {
-	i, _ := slices.BinarySearchFunc(ts, d, Tag.Compare)
-	for i < len(ts) && ts[i].Compare(d) <= 0 {
-		i++
+// hides reports whether a value written at t is hidden by the tombstones.
+func (s *State) hides(t Tag) bool {
+	return !s.Deleted.IsZero() && t.Compare(s.Deleted) <= 0 || t.Compare(s.Cleared) < 0
+}
+
+// visible returns the suffix of the sorted list ts that the tombstones do
+// not hide (what they hide is always a prefix), or nil.
+func (s *State) visible(ts []Tag) []Tag {
+	i, _ := slices.BinarySearchFunc(ts, s.Cleared, Tag.Compare) // first at or after Cleared
+	if !s.Deleted.IsZero() {
+		j, found := slices.BinarySearchFunc(ts, s.Deleted, Tag.Compare)
+		if found {
+			j++ // first after Deleted
+		}
+		i = max(i, j)
 	}
 	if i == len(ts) {
 		return nil

@@ -3,9 +3,11 @@ package sim
 import (
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/lienthong/lienthong/crdt"
+	"github.com/lienthong/lienthong/node/data"
 )
 
 func run(t *testing.T, sc *Scenario, seed uint64) *Report {
@@ -110,37 +112,51 @@ func TestDeterminism(t *testing.T) {
 	}
 }
 
-// swarmBound is the number of seeds within which the swarm must catch the
-// deliberately broken merge.
+// swarmBound is the number of seeds within which the swarm must catch each
+// deliberately broken build.
 const swarmBound = 12
 
-// TestSwarmCatchesBrokenMerge: with the merge broken (the owner epoch
-// ignored, so an old owner's later write beats the new owner's), the swarm
+// TestSwarmCatchesBrokenBuilds: with a bug put back on purpose, the swarm
 // fails within swarmBound seeds; the failing seed replays to the same trace
-// and the same failure; the correct build passes those seeds.
-func TestSwarmCatchesBrokenMerge(t *testing.T) {
-	crdt.BrokenForTesting.Store(true)
-	var caught uint64
-	var first *Report
-	for seed := uint64(1); seed <= swarmBound && caught == 0; seed++ {
-		if r := run(t, SwarmScenario(seed), seed); !r.OK() {
-			caught, first = seed, r
-		}
-	}
-	if caught == 0 {
-		crdt.BrokenForTesting.Store(false)
-		t.Fatalf("the swarm did not catch the broken merge within %d seeds", swarmBound)
-	}
-	again := run(t, SwarmScenario(caught), caught)
-	crdt.BrokenForTesting.Store(false)
-	t.Logf("caught at seed %d: %s", caught, failures(first)[0][:min(300, len(failures(first)[0]))])
-	if again.TraceHash != first.TraceHash || strings.Join(failures(again), "") != strings.Join(failures(first), "") {
-		t.Fatalf("replaying seed %d gave another run: trace %s vs %s", caught, again.TraceHash, first.TraceHash)
-	}
-	for seed := uint64(1); seed <= caught; seed++ {
-		if r := run(t, SwarmScenario(seed), seed); !r.OK() {
-			t.Fatalf("the correct build fails swarm seed %d: %v", seed, failures(r))
-		}
+// and the same failure; the correct build passes those seeds. The bugs:
+//   - merge: the owner epoch ignored, so an old owner's later write beats
+//     the new owner's;
+//   - put: a put clears only the fields its node has seen, so an old
+//     owner's write to a field the new owner never saw survives its put
+//     (finding 8 of issue 10, which the swarm of the first round missed).
+func TestSwarmCatchesBrokenBuilds(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		broken *atomic.Bool
+	}{
+		{"merge", &crdt.BrokenForTesting},
+		{"put", &data.BrokenPutForTesting},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.broken.Store(true)
+			defer tt.broken.Store(false)
+			var caught uint64
+			var first *Report
+			for seed := uint64(1); seed <= swarmBound && caught == 0; seed++ {
+				if r := run(t, SwarmScenario(seed), seed); !r.OK() {
+					caught, first = seed, r
+				}
+			}
+			if caught == 0 {
+				t.Fatalf("the swarm did not catch the broken %s within %d seeds", tt.name, swarmBound)
+			}
+			again := run(t, SwarmScenario(caught), caught)
+			tt.broken.Store(false)
+			t.Logf("caught at seed %d: %s", caught, failures(first)[0][:min(300, len(failures(first)[0]))])
+			if again.TraceHash != first.TraceHash || strings.Join(failures(again), "") != strings.Join(failures(first), "") {
+				t.Fatalf("replaying seed %d gave another run: trace %s vs %s", caught, again.TraceHash, first.TraceHash)
+			}
+			for seed := uint64(1); seed <= caught; seed++ {
+				if r := run(t, SwarmScenario(seed), seed); !r.OK() {
+					t.Fatalf("the correct build fails swarm seed %d: %v", seed, failures(r))
+				}
+			}
+		})
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -18,22 +19,30 @@ import (
 // workload writes to every dataset at its rate, from every node whose own
 // metadata says it owns the dataset (two of them while a transfer has not
 // reached the old owner), and keeps the model the checks compare with.
+//
+// A write is a put of a generated record without some of its optional
+// fields, or a patch of one optional register field. The model follows the
+// documented semantics, not the code: a put sets every register field of
+// the dataset (those it leaves out to null), a patch the fields it names,
+// and each field shows the value of the greatest acknowledged write that set
+// it.
 type workload struct {
 	s       *Sim
 	pools   map[string][]string // dataset -> the keys it writes
 	gens    map[string]*gen.Generator
-	winners map[entityKey]winner // the acknowledged write each entity's registers must show
+	winners map[fieldKey]winner // the acknowledged write each register field must show
 	acked   map[storage.Stream]uint64
 }
 
-type entityKey struct{ dataset, key string }
+type fieldKey struct{ dataset, key, field string }
 
-// winner is an acknowledged write: its tag and the register values it set.
+// winner is an acknowledged write of one register field: its tag and the
+// value it set (nil when cleared).
 type winner struct {
 	epoch  uint64
 	time   crdt.Timestamp
 	origin string
-	values map[string][]byte // register field -> JSON value, nil when cleared
+	value  []byte
 }
 
 // after reports whether w orders after v by (epoch, HLC, origin): the
@@ -54,7 +63,7 @@ func (w winner) after(v winner) bool {
 
 func newWorkload(s *Sim) (*workload, error) {
 	w := &workload{s: s, pools: map[string][]string{}, gens: map[string]*gen.Generator{},
-		winners: map[entityKey]winner{}, acked: map[storage.Stream]uint64{}}
+		winners: map[fieldKey]winner{}, acked: map[storage.Stream]uint64{}}
 	for i, spec := range s.topo.Datasets {
 		d := spec.Dataset
 		var g *gen.Generator
@@ -95,22 +104,54 @@ func (w *workload) schedule(spec datasetSpec, d time.Duration) {
 	})
 }
 
-// write puts one record, with a key from the dataset's pool, at n.
+// write puts one record, or patches one field of it, with a key from the
+// dataset's pool, at n.
 func (w *workload) write(n *node, d *dict.Dataset) string {
 	r := w.gens[d.Name].Next()
-	r.Fields = slices.DeleteFunc(r.Fields, func(f gen.Field) bool { return !d.Covers(f.Name) })
 	var rec struct {
 		Fields map[string]json.RawMessage `json:"fields"`
 	}
 	if err := json.Unmarshal(r.AppendJSON(nil), &rec); err != nil {
 		panic(fmt.Sprintf("sim: generated record: %v", err)) // a generator bug
 	}
+	typ := n.meta.View().Type(d.EntityType)
+	var optional, registers []string // of the dataset's fields, sorted
+	for _, f := range slices.Sorted(slices.Values(d.Fields)) {
+		ft := typ.Fields[f].Type
+		if ft == dict.Set || ft == dict.Counter {
+			continue
+		}
+		registers = append(registers, f)
+		if !typ.Fields[f].Required {
+			optional = append(optional, f)
+		}
+	}
+	fields := map[string]json.RawMessage{}
+	mode, what := data.Put, "put"
+	if len(optional) > 0 && w.s.rng.IntN(10) < 3 {
+		f := optional[w.s.rng.IntN(len(optional))]
+		v, ok := rec.Fields[f]
+		if !ok {
+			v = json.RawMessage("null")
+		}
+		fields[f] = v
+		mode, what = data.Patch, "patch "+f
+	} else {
+		for _, f := range slices.Sorted(maps.Keys(rec.Fields)) { // sorted: the rng draws in a fixed order
+			if d.Covers(f) && !(slices.Contains(optional, f) && w.s.rng.IntN(4) == 0) {
+				fields[f] = rec.Fields[f]
+			}
+		}
+	}
 	key := w.pools[d.Name][w.s.rng.IntN(len(w.pools[d.Name]))]
-	res, err := n.eng.Write(w.s.ctx, data.Write{Dataset: d.Name, Key: key, Mode: data.Put, Fields: rec.Fields})
+	res, err := n.eng.Write(w.s.ctx, data.Write{Dataset: d.Name, Key: key, Mode: mode, Fields: fields})
 	if err != nil {
 		w.s.stats.Refused++
-		if errors.Is(err, data.ErrNotOwner) {
+		switch {
+		case errors.Is(err, data.ErrNotOwner):
 			return "not owner"
+		case errors.Is(err, data.ErrNotFound):
+			return "no entity to patch"
 		}
 		return "refused"
 	}
@@ -121,16 +162,20 @@ func (w *workload) write(n *node, d *dict.Dataset) string {
 	}
 	st := storage.Stream{Dataset: d.Name, Origin: n.spec.Name}
 	w.acked[st] = max(w.acked[st], res.Seq)
-	win := winner{epoch: op.Epoch, time: op.Time, origin: op.Origin, values: map[string][]byte{}}
-	for _, f := range op.Fields {
-		if f.Kind == crdt.Register {
-			win.values[f.Name] = f.Value
+	set := slices.Collect(maps.Keys(fields))
+	if mode == data.Put {
+		set = registers
+	}
+	for _, f := range set {
+		win := winner{epoch: op.Epoch, time: op.Time, origin: op.Origin}
+		if v, ok := fields[f]; ok && string(v) != "null" {
+			win.value = v
+		}
+		k := fieldKey{d.Name, key, f}
+		if cur, ok := w.winners[k]; !ok || win.after(cur) {
+			w.winners[k] = win
 		}
 	}
-	k := entityKey{d.Name, key}
-	if cur, ok := w.winners[k]; !ok || win.after(cur) {
-		w.winners[k] = win
-	}
 	w.s.notifySoon(n)
-	return fmt.Sprintf("%s@%d", key, res.Seq)
+	return fmt.Sprintf("%s %s@%d", what, key, res.Seq)
 }

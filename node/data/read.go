@@ -167,7 +167,9 @@ type ChangeView struct {
 	Key     string `json:"key"`
 	Origin  string `json:"origin"`
 	Seq     uint64 `json:"seq"`
-	// Op is "write" or "delete"; "snapshot" for a state a dataset snapshot
+	// Op is "put" (the entity is replaced: Fields are its registers and
+	// sets now, any other is cleared; counters show the origin's total),
+	// "write" (a patch: Fields are what it changed) or "delete"; "snapshot" for a state a dataset snapshot
 	// brought (Fields are the entity's now, Seq 0); "truncated" for an op
 	// no longer held (no Fields).
 	Op     string                     `json:"op"`
@@ -239,9 +241,12 @@ func (e *Engine) WaitChanges(ctx context.Context, since uint64) error {
 func changeView(cursor uint64, op *crdt.Op) ChangeView {
 	cv := ChangeView{Cursor: cursor, Dataset: op.Dataset, Type: op.Type, Key: op.Key, Origin: op.Origin,
 		Seq: op.Seq, Op: "write", Time: formatTime(op.Time)}
-	if op.Delete {
+	switch {
+	case op.Delete:
 		cv.Op = "delete"
 		return cv
+	case op.Replace:
+		cv.Op = "put"
 	}
 	cv.Fields = make(map[string]json.RawMessage, len(op.Fields))
 	for _, f := range op.Fields {

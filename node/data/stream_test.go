@@ -170,13 +170,13 @@ func TestChanges(t *testing.T) {
 		op      string
 		fields  map[string]string
 	}{
-		{idDS, 1, "write", map[string]string{"full_name": `"Nguyễn Văn An"`, "birth_date": `"1990-01-02"`, "sex": `"male"`,
+		{idDS, 1, "put", map[string]string{"full_name": `"Nguyễn Văn An"`, "birth_date": `"1990-01-02"`, "sex": `"male"`,
 			"birth_province": `"79"`, "ethnicity": `"Kinh"`, "phones": `{"add":["0901111111","0902222222"],"remove":[]}`}},
 		{idDS, 2, "write", map[string]string{"phones": `{"add":["0903333333"],"remove":["0901111111"]}`}},
-		{insDS, 1, "write", map[string]string{"insurance_number": `"DN4797912345678"`, "clinic_visits": `{"origin_total":3}`}},
+		{insDS, 1, "put", map[string]string{"insurance_number": `"DN4797912345678"`, "clinic_visits": `{"origin_total":3}`}},
 		{insDS, 2, "write", map[string]string{"clinic_visits": `{"origin_total":5}`}},
-		{idDS, 3, "write", map[string]string{"full_name": `"Nguyễn Văn An"`, "birth_date": `"1990-01-02"`, "sex": `"male"`,
-			"birth_province": `"79"`, "ethnicity": `null`, "phones": `{"add":[],"remove":["0902222222","0903333333"]}`}},
+		{idDS, 3, "put", map[string]string{"full_name": `"Nguyễn Văn An"`, "birth_date": `"1990-01-02"`, "sex": `"male"`,
+			"birth_province": `"79"`}}, // a put replaces: what it leaves out is cleared without naming it
 		{idDS, 4, "delete", nil},
 	}
 	all, err := e.Changes(0, 100)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/lienthong/lienthong/crdt"
 	"github.com/lienthong/lienthong/node/dict"
@@ -373,7 +374,7 @@ func (e *Engine) apply(tx *storage.Txn, in *intent) (Result, error) {
 	op := &crdt.Op{
 		Dataset: ds.Name, Origin: e.cfg.Self, Seq: head.Seq + 1, Prev: head.Hash,
 		Epoch: ds.OwnerEpoch, MetaIndex: in.index, Time: e.clock.Now(e.cfg.NowMillis()),
-		Type: typ, Key: key, Delete: in.w.Mode == Delete,
+		Type: typ, Key: key, Delete: in.w.Mode == Delete, Replace: in.w.Mode == Put && !BrokenPutForTesting.Load(),
 	}
 	op.Fields = e.fieldOps(in, ds, st)
 	st.Apply(op)
@@ -407,6 +408,12 @@ func checkMaxItems(typ *meta.Type, op *crdt.Op, st *crdt.State) error {
 	return nil
 }
 
+// BrokenPutForTesting, when set, makes a put clear only the fields this node
+// has seen instead of replacing the entity (crdt.Op.Replace), as in the first
+// round. It exists so that the simulator's tests can show that the swarm
+// finds this class of bug; nothing else may set it.
+var BrokenPutForTesting atomic.Bool
+
 // fieldOps builds the op's field changes, sorted by name, from the intent and
 // the state it applies to.
 func (e *Engine) fieldOps(in *intent, ds *dict.Dataset, st *crdt.State) []crdt.FieldOp {
@@ -420,15 +427,23 @@ func (e *Engine) fieldOps(in *intent, ds *dict.Dataset, st *crdt.State) []crdt.F
 		slices.SortFunc(ops, func(a, b crdt.FieldOp) int { return cmpString(a.Name, b.Name) })
 		return ops
 	}
-	given := map[string]bool{}
+	put := in.w.Mode == Put && !BrokenPutForTesting.Load()
 	for _, fi := range in.fields {
-		given[fi.name] = true
-		if op, ok := e.fieldOp(fi, st.Field(fi.name)); ok {
+		cur := st.Field(fi.name)
+		if put && fi.kind == crdt.Set {
+			cur = nil // the put hides every dot before it: add each wanted element anew
+		}
+		if op, ok := e.fieldOp(fi, cur); ok {
 			ops = append(ops, op)
 		}
 	}
-	if in.w.Mode == Put {
-		// Clear what the put leaves out: registers and sets; counters stay.
+	if in.w.Mode == Put && BrokenPutForTesting.Load() {
+		// The put of the first round: it cleared only what this node had
+		// seen, so an older owner's write to a field it never saw survived.
+		given := map[string]bool{}
+		for _, fi := range in.fields {
+			given[fi.name] = true
+		}
 		for _, name := range ds.Fields {
 			f := st.Field(name)
 			if given[name] || f == nil || !f.Present() || f.Kind == crdt.Counter {
