@@ -112,7 +112,15 @@ func TestRejectedRequestsChangeNothing(t *testing.T) {
 		code, field, rule, msg          string
 	}{
 		{name: "malformed JSON", method: "PUT", path: "/v1/datasets/population.identity/entities/079090000001",
-			body: `{"full_name": "x",`, status: 400, code: "bad_json", msg: "malformed JSON"},
+			body: `{"full_name": "x",`, status: 400, code: "bad_json", msg: "the body ends inside a value at byte 18"},
+		{name: "syntax error offset", method: "PUT", path: "/v1/datasets/population.identity/entities/079090000001",
+			body: `{"full_name": x}`, status: 400, code: "bad_json", msg: "malformed JSON at byte 15: invalid character 'x'"},
+		{name: "duplicate key", method: "PUT", path: "/v1/datasets/population.identity/entities/079090000001",
+			body: `{"full_name":"A","full_name":"B"}`, status: 400, code: "bad_json", msg: `duplicate key "full_name" at byte 17`},
+		{name: "invalid UTF-8", method: "PATCH", path: "/v1/datasets/population.identity/entities/079090000001",
+			body: "{\"full_name\":\"Tr\xe1\xba\"}", status: 400, code: "bad_json", msg: "invalid UTF-8 in /full_name at byte 16"},
+		{name: "lone surrogate", method: "PATCH", path: "/v1/datasets/population.identity/entities/079090000001",
+			body: `{"full_name":"A\ud800"}`, status: 400, code: "bad_json", msg: `lone surrogate \uD800 (a high surrogate without its low half) in /full_name at byte 15`},
 		{name: "trailing garbage", method: "PUT", path: "/v1/datasets/population.identity/entities/079090000001",
 			body: goodCitizen + `}`, status: 400, code: "bad_request", msg: "trailing data"},
 		{name: "not an object", method: "PUT", path: "/v1/datasets/population.identity/entities/079090000001",

@@ -47,12 +47,16 @@ func classify(err error) (int, ErrorDetail) {
 	var mbe *http.MaxBytesError
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
+	var xe *dict.TextError
 	switch {
 	case errors.As(err, &mbe):
 		d.Code, d.Message = "too_large", fmt.Sprintf("request body larger than %d bytes; split it (lienthong import batches for you)", mbe.Limit)
 		return http.StatusRequestEntityTooLarge, d
 	case errors.As(err, &se):
 		d.Code, d.Message = "bad_json", fmt.Sprintf("malformed JSON at byte %d: %v", se.Offset, se)
+		return http.StatusBadRequest, d
+	case errors.As(err, &xe):
+		d.Code, d.Message = "bad_json", xe.Error()
 		return http.StatusBadRequest, d
 	case errors.As(err, &te):
 		d.Code, d.Message = "bad_json", fmt.Sprintf("JSON value at byte %d: %v", te.Offset, err)

@@ -30,8 +30,12 @@ func decodeBody(r *http.Request, v any, strict bool) error {
 		dec.DisallowUnknownFields()
 	}
 	if err := dec.Decode(v); err != nil {
-		if _, ok := err.(*json.SyntaxError); ok || errors.Is(err, io.ErrUnexpectedEOF) {
-			return &json.SyntaxError{Offset: dec.InputOffset()}
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return err // its offset is in the body
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return &dict.TextError{Offset: len(b), Message: "malformed JSON: the body ends inside a value", Hint: "send the whole value"}
 		}
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
@@ -42,7 +46,7 @@ func decodeBody(r *http.Request, v any, strict bool) error {
 	if rest := bytes.TrimSpace(b[dec.InputOffset():]); len(rest) > 0 {
 		return badRequest("trailing data after the JSON value at byte %d", dec.InputOffset())
 	}
-	return nil
+	return dict.CheckText(b)
 }
 
 func (s *server) write(mode data.Mode) http.HandlerFunc {

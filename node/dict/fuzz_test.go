@@ -41,6 +41,8 @@ func FuzzValue(f *testing.F) {
 		{"clinic_visits", `1e3`},
 		{"clinic_visits", `-0`},
 		{"ethnicity", `null`},
+		{"clinic_visits", "\v0"}, // not JSON white space: FuzzValue found it accepted
+		{"full_name", `"\ud800"`},
 		{"nope", `{}`},
 		{"full_name", `{"a":[1,2,{"b":"\ud800"}]}`},
 		{"full_name", "\"\xff\""},

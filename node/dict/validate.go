@@ -1,7 +1,6 @@
 package dict
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -323,14 +322,14 @@ func (v *Validator) Record(ds *Dataset, fields map[string]json.RawMessage, parti
 
 // isNull reports whether raw is the JSON null.
 func isNull(raw json.RawMessage) bool {
-	return string(bytes.TrimSpace(raw)) == "null"
+	return string(trimSpace(raw)) == "null"
 }
 
 // check validates one whole raw value of the field.
 func (fv *fieldValidator) check(raw json.RawMessage) error {
 	val, err := decodeValue(raw)
 	if err != nil {
-		if len(bytes.TrimSpace(raw)) == 0 {
+		if len(trimSpace(raw)) == 0 {
 			return fv.errorf(RuleType, "the value is empty; want %s", fv.want())
 		}
 		return fv.errorf(RuleType, "%s is not valid JSON; want %s", showRaw(raw), fv.want())
@@ -506,7 +505,7 @@ func show(s string) string {
 
 // showRaw renders raw JSON text for a message, shortened.
 func showRaw(raw []byte) string {
-	s := string(bytes.TrimSpace(raw))
+	s := string(trimSpace(raw))
 	if len(s) > maxShown {
 		cut := maxShown
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
