@@ -31,9 +31,10 @@ const (
 	opReplace = 2
 )
 
-// maxCount bounds every list length read from the wire, so that a hostile
-// length cannot make the decoder allocate before it runs out of input.
-const maxCount = 1 << 20
+// maxCount bounds every list and string length read from the wire, far
+// above the write limits (limits.go). A hostile length cannot make the
+// decoder allocate anyway: a length must also fit in the input left.
+const maxCount = 64 << 20
 
 // AppendOp appends the canonical encoding of op to dst. op's lists must be
 // sorted and unique as documented on Op; DecodeOp rejects them otherwise.

@@ -3,6 +3,9 @@ package crdt
 import (
 	"bytes"
 	"errors"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -114,4 +117,59 @@ func FuzzDecodeState(f *testing.F) {
 			t.Fatalf("decoded %x but re-encodes as %x", b, again)
 		}
 	})
+}
+
+// TestRoundTripAtLimits: what the write path may acknowledge (limits.go)
+// decodes, and so does what merges of concurrent writers can make of it,
+// up to the decoder's own caps; just past a cap, the decoder refuses.
+func TestRoundTripAtLimits(t *testing.T) {
+	big := func(n int) []byte { return bytes.Repeat([]byte{'a'}, n) }
+	tag := Tag{Epoch: 1, Time: Timestamp{WallMillis: 1}, Origin: "o"}
+	elems := func(n int) []Elem {
+		es := make([]Elem, n)
+		for i := range es {
+			es[i] = Elem{Value: strconv.Itoa(i), Adds: []Tag{tag}}
+		}
+		slices.SortFunc(es, func(a, b Elem) int { return strings.Compare(a.Value, b.Value) })
+		return es
+	}
+	for _, tt := range []struct {
+		name string
+		op   *Op
+		st   *State
+	}{
+		{name: "value at max_value_bytes", op: &Op{Dataset: "d", Origin: "o", Seq: 1, Epoch: 1, Type: "t", Key: "k", Replace: true,
+			Fields: []FieldOp{{Name: "f", Kind: Register, Value: big(MaxValueBytes)}, {Name: "g", Kind: Set, Add: []string{string(big(MaxValueBytes))}}}}},
+		{name: "state of values at eight times max_value_bytes", st: &State{Written: tag,
+			Fields: []FieldState{{Name: "f", Kind: Register, Tag: tag, Value: big(8 * MaxValueBytes)}}}},
+		{name: "set at eight times max_set_elements", st: &State{Written: tag,
+			Fields: []FieldState{{Name: "s", Kind: Set, Elems: elems(8 * MaxSetElems)}}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.op != nil {
+				b := AppendOp(nil, tt.op)
+				got, err := DecodeOp(b)
+				if err != nil || !bytes.Equal(AppendOp(nil, got), b) {
+					t.Fatalf("op of %d bytes does not round-trip: %v", len(b), err)
+				}
+			}
+			if tt.st != nil {
+				b := AppendState(nil, tt.st)
+				got, err := DecodeState(b)
+				if err != nil || !bytes.Equal(AppendState(nil, got), b) {
+					t.Fatalf("state of %d bytes does not round-trip: %v", len(b), err)
+				}
+			}
+		})
+	}
+	// Past the decoder's cap on one string: refused, whatever the input holds.
+	op := &Op{Dataset: "d", Origin: "o", Seq: 1, Epoch: 1, Type: "t", Key: "k",
+		Fields: []FieldOp{{Name: "f", Kind: Register, Value: big(maxCount + 1)}}}
+	if _, err := DecodeOp(AppendOp(nil, op)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a value of maxCount+1 bytes: %v, want ErrCorrupt", err)
+	}
+	op.Fields[0].Value = big(maxCount)
+	if _, err := DecodeOp(AppendOp(nil, op)); err != nil {
+		t.Fatalf("a value of maxCount bytes: %v", err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -45,9 +46,10 @@ type Config struct {
 // use; writes are serialised by the store's committer.
 type Engine struct {
 	cfg Config
-	// clock is touched only inside store Update functions, which run one at
-	// a time on the committer goroutine.
-	clock *crdt.Clock
+	// clock and scratch are touched only inside store Update functions,
+	// which run one at a time on the committer goroutine.
+	clock   *crdt.Clock
+	scratch []byte
 }
 
 // New returns an engine over cfg.Store. It recovers the HLC from the heads of
@@ -376,9 +378,11 @@ func (e *Engine) apply(tx *storage.Txn, in *intent) (Result, error) {
 		Epoch: ds.OwnerEpoch, MetaIndex: in.index, Time: e.clock.Now(e.cfg.NowMillis()),
 		Type: typ, Key: key, Delete: in.w.Mode == Delete, Replace: in.w.Mode == Put && !BrokenPutForTesting.Load(),
 	}
-	op.Fields = e.fieldOps(in, ds, st)
+	if op.Fields, err = e.fieldOps(in, ds, st); err != nil {
+		return Result{}, err
+	}
 	st.Apply(op)
-	if err := checkMaxItems(in.typ, op, st); err != nil {
+	if err := e.checkLimits(in.typ, op, st); err != nil {
 		return Result{}, err
 	}
 	if _, err := tx.Append(op, st); err != nil {
@@ -387,23 +391,51 @@ func (e *Engine) apply(tx *storage.Txn, in *intent) (Result, error) {
 	return Result{Dataset: ds.Name, Key: key, Origin: op.Origin, Seq: op.Seq, Time: op.Time, MetaIndex: op.MetaIndex}, nil
 }
 
-// checkMaxItems refuses an op that adds to a set field beyond its max_items.
-// A whole set value was checked with the record, but an add patch can only
-// be checked against the state it applies to. Ops that only remove pass, so
-// that a set grown past the limit by concurrent adds elsewhere can shrink.
-func checkMaxItems(typ *meta.Type, op *crdt.Op, st *crdt.State) error {
+// checkLimits refuses an op, or the state it makes, beyond the limits of
+// crdt (limits.go) or beyond a set's max_items, so that nothing is
+// acknowledged that a replica could not decode. A whole set value was
+// checked against max_items with the record, but an add patch can only be
+// checked against the state it applies to. Ops that only remove pass the
+// set limits, so that a set grown past them by concurrent adds elsewhere
+// can shrink. It runs on the committer goroutine (e.scratch).
+func (e *Engine) checkLimits(typ *meta.Type, op *crdt.Op, st *crdt.State) error {
 	for _, f := range op.Fields {
-		if f.Kind != crdt.Set || len(f.Add) == 0 {
-			continue
+		switch f.Kind {
+		case crdt.Register:
+			if len(f.Value) > crdt.MaxValueBytes {
+				return invalid(f.Name, dict.RuleMaxValueBytes, "field %q: the value is %d bytes, more than the limit of %d per value (max_value_bytes); keep large documents elsewhere and store a reference",
+					f.Name, len(f.Value), crdt.MaxValueBytes)
+			}
+		case crdt.Set:
+			for _, v := range f.Add {
+				if len(v) > crdt.MaxValueBytes {
+					return invalid(f.Name, dict.RuleMaxValueBytes, "field %q: an element is %d bytes, more than the limit of %d per value (max_value_bytes)",
+						f.Name, len(v), crdt.MaxValueBytes)
+				}
+			}
+			if len(f.Add) == 0 {
+				continue
+			}
+			n := len(st.Field(f.Name).Members())
+			if limit := typ.Fields[f.Name].MaxItems; limit != nil && n > *limit {
+				return invalid(f.Name, dict.RuleMaxItems, "field %q: the write would make %d elements, more than max_items %d; remove some",
+					f.Name, n, *limit)
+			}
+			if n > crdt.MaxSetElems {
+				return invalid(f.Name, dict.RuleMaxSetElems, "field %q: the write would make %d elements, more than the limit of %d per set (max_set_elements); remove some",
+					f.Name, n, crdt.MaxSetElems)
+			}
 		}
-		limit := typ.Fields[f.Name].MaxItems
-		if limit == nil {
-			continue
-		}
-		if n := len(st.Field(f.Name).Members()); n > *limit {
-			return invalid(f.Name, dict.RuleMaxItems, "field %q: the patch would make %d elements, more than max_items %d; remove some",
-				f.Name, n, *limit)
-		}
+	}
+	e.scratch = crdt.AppendOp(e.scratch[:0], op)
+	if n := len(e.scratch); n > crdt.MaxOpBytes {
+		return invalid("", dict.RuleMaxOpBytes, "the write is %d bytes encoded, more than the limit of %d per write (max_op_bytes); split it into patches of fewer fields",
+			n, crdt.MaxOpBytes)
+	}
+	e.scratch = crdt.AppendState(e.scratch[:0], st)
+	if n := len(e.scratch); n > crdt.MaxStateBytes {
+		return invalid("", dict.RuleMaxStateBytes, "the entity would be %d bytes encoded, more than the limit of %d per entity and dataset (max_state_bytes); clear some fields",
+			n, crdt.MaxStateBytes)
 	}
 	return nil
 }
@@ -416,7 +448,7 @@ var BrokenPutForTesting atomic.Bool
 
 // fieldOps builds the op's field changes, sorted by name, from the intent and
 // the state it applies to.
-func (e *Engine) fieldOps(in *intent, ds *dict.Dataset, st *crdt.State) []crdt.FieldOp {
+func (e *Engine) fieldOps(in *intent, ds *dict.Dataset, st *crdt.State) ([]crdt.FieldOp, error) {
 	var ops []crdt.FieldOp
 	if in.w.Mode == Delete {
 		for _, name := range ds.Fields {
@@ -425,7 +457,7 @@ func (e *Engine) fieldOps(in *intent, ds *dict.Dataset, st *crdt.State) []crdt.F
 			}
 		}
 		slices.SortFunc(ops, func(a, b crdt.FieldOp) int { return cmpString(a.Name, b.Name) })
-		return ops
+		return ops, nil
 	}
 	put := in.w.Mode == Put && !BrokenPutForTesting.Load()
 	for _, fi := range in.fields {
@@ -433,7 +465,11 @@ func (e *Engine) fieldOps(in *intent, ds *dict.Dataset, st *crdt.State) []crdt.F
 		if put && fi.kind == crdt.Set {
 			cur = nil // the put hides every dot before it: add each wanted element anew
 		}
-		if op, ok := e.fieldOp(fi, cur); ok {
+		op, ok, err := e.fieldOp(fi, cur)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
 			ops = append(ops, op)
 		}
 	}
@@ -449,22 +485,22 @@ func (e *Engine) fieldOps(in *intent, ds *dict.Dataset, st *crdt.State) []crdt.F
 			if given[name] || f == nil || !f.Present() || f.Kind == crdt.Counter {
 				continue
 			}
-			if op, ok := e.fieldOp(fieldIntent{name: name, kind: f.Kind}, f); ok {
+			if op, ok, _ := e.fieldOp(fieldIntent{name: name, kind: f.Kind}, f); ok { // clears: no error
 				ops = append(ops, op)
 			}
 		}
 	}
 	slices.SortFunc(ops, func(a, b crdt.FieldOp) int { return cmpString(a.Name, b.Name) })
-	return ops
+	return ops, nil
 }
 
 // fieldOp builds the change of one field; ok is false when it changes nothing.
-func (e *Engine) fieldOp(fi fieldIntent, cur *crdt.FieldState) (crdt.FieldOp, bool) {
+func (e *Engine) fieldOp(fi fieldIntent, cur *crdt.FieldState) (crdt.FieldOp, bool, error) {
 	op := crdt.FieldOp{Name: fi.name, Kind: fi.kind}
 	switch fi.kind {
 	case crdt.Register:
 		op.Value = fi.value
-		return op, true
+		return op, true, nil
 	case crdt.Set:
 		add, rm := fi.add, fi.rm
 		if !fi.ops {
@@ -512,7 +548,7 @@ func (e *Engine) fieldOp(fi fieldIntent, cur *crdt.FieldState) (crdt.FieldOp, bo
 				}
 			}
 		}
-		return op, len(op.Add) > 0 || len(op.Remove) > 0
+		return op, len(op.Add) > 0 || len(op.Remove) > 0, nil
 	case crdt.Counter:
 		var own crdt.Count
 		var total int64
@@ -521,24 +557,43 @@ func (e *Engine) fieldOp(fi fieldIntent, cur *crdt.FieldState) (crdt.FieldOp, bo
 		} else {
 			own.Origin = e.cfg.Self
 		}
-		inc := fi.inc
+		target := total + fi.inc
 		if !fi.ops {
-			target := int64(0)
+			target = 0
 			if fi.value != nil {
 				target, _ = strconv.ParseInt(string(bytes.TrimSpace(fi.value)), 10, 64) // validated
 			}
-			inc = target - total
+		} else if fi.inc > 0 && target < total || fi.inc < 0 && target > total {
+			return op, false, invalid(fi.name, dict.RuleCounterRange, "field %q: %d %+d is outside the counter's range, %d to %d (counter_range); a counter is a 64-bit integer",
+				fi.name, total, fi.inc, math.MinInt64, math.MaxInt64)
 		}
-		if inc == 0 {
-			return op, false
-		}
-		if inc > 0 {
-			own.P += uint64(inc)
-		} else {
-			own.N += uint64(-inc)
+		// The change is target - total, which may not fit an int64 (from
+		// -2^63 to 2^63-1): add it to P or N as a uint64, where it fits.
+		switch {
+		case target == total:
+			return op, false, nil
+		case target > total:
+			d := uint64(target) - uint64(total)
+			if own.P+d < own.P {
+				return op, false, errCounterSpent(fi.name)
+			}
+			own.P += d
+		default:
+			d := uint64(total) - uint64(target)
+			if own.N+d < own.N {
+				return op, false, errCounterSpent(fi.name)
+			}
+			own.N += d
 		}
 		op.Counts = []crdt.Count{own}
-		return op, true
+		return op, true, nil
 	}
-	return op, false
+	return op, false, nil
+}
+
+// errCounterSpent: this node's running total of increments (or decrements)
+// of the counter would pass 2^64, which the state-based counter cannot
+// represent (merges take the greatest total per origin).
+func errCounterSpent(name string) error {
+	return invalid(name, dict.RuleCounterRange, "field %q: this node's running total of changes to the counter would pass 2^64 (counter_range); a counter cannot change by more than that over its life from one node", name)
 }

@@ -38,6 +38,13 @@ const (
 	RuleUnknownField = "unknown_field"
 	RuleNotInDataset = "not_in_dataset"
 	RuleRequired     = "required"
+	// Limits of the write path (crdt/limits.go), checked against the
+	// state a write makes.
+	RuleMaxValueBytes = "max_value_bytes"
+	RuleMaxSetElems   = "max_set_elements"
+	RuleMaxOpBytes    = "max_op_bytes"
+	RuleMaxStateBytes = "max_state_bytes"
+	RuleCounterRange  = "counter_range"
 )
 
 // Error is a validation failure of a key, a value or a record write.

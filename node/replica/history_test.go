@@ -1,11 +1,14 @@
 package replica
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/lienthong/lienthong/crdt"
 	"github.com/lienthong/lienthong/docs/examples"
 	"github.com/lienthong/lienthong/node/data"
 	"github.com/lienthong/lienthong/node/dict"
@@ -39,7 +43,7 @@ type memLink struct {
 	self peer.ID
 }
 
-func (l memLink) Request(ctx context.Context, p peer.ID, proto string, req []byte, _ int) ([]byte, error) {
+func (l memLink) Request(ctx context.Context, p peer.ID, proto string, req []byte, maxResp int) ([]byte, error) {
 	l.net.mu.Lock()
 	to, fail := l.net.nodes[p], l.net.fail
 	l.net.calls[proto]++
@@ -47,7 +51,12 @@ func (l memLink) Request(ctx context.Context, p peer.ID, proto string, req []byt
 	if to == nil || fail != nil && fail(proto, req) {
 		return nil, errors.New("memnet: link down")
 	}
-	return to.Handle(ctx, l.self, proto, req, nil)
+	resp, err := to.Handle(ctx, l.self, proto, req, nil)
+	if len(resp) > maxResp {
+		// What transport.Request would refuse.
+		return nil, fmt.Errorf("memnet: %s response of %d bytes, over the caller's cap of %d", proto, len(resp), maxResp)
+	}
+	return resp, err
 }
 
 func (l memLink) Connected(p peer.ID) bool { return l.net.nodes[p] != nil }
@@ -121,6 +130,16 @@ func (n *testNode) start(t *testing.T, net *memNet, clk *clock, all []*testNode,
 		if _, err := m.PutDataset(ctx, ds); err != nil {
 			t.Fatal(err)
 		}
+		// Documents with values up to the write limits (TestLargeOpsReplicate).
+		doc, err := dict.ParseEntityType([]byte(`{"name":"doc","version":1,"key":{"pattern":"^d[0-9]+$"},"fields":{"body":{"type":"string"},"more":{"type":"string"}}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.PutType(ctx, doc)
+		ds, _ = dict.ParseDataset([]byte(`{"name":"docs","entity_type":"doc","fields":["body","more"],"owner":"hcm","readers":["moh"]}`))
+		if _, err := m.PutDataset(ctx, ds); err != nil {
+			t.Fatal(err)
+		}
 	}
 	eng, err := data.New(data.Config{Self: n.name, Store: st, Meta: m, NowMillis: clk.Millis})
 	if err != nil {
@@ -156,11 +175,7 @@ func (n *testNode) digest(t *testing.T) string {
 
 func (n *testNode) head(t *testing.T, origin string) uint64 {
 	t.Helper()
-	h, err := n.st.Heads("population.identity")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h[storage.Stream{Dataset: "population.identity", Origin: origin}].Seq
+	return n.headOf(t, "population.identity", origin)
 }
 
 func TestTruncateKeepsWhatReadersLack(t *testing.T) {
@@ -375,4 +390,52 @@ func TestPurgeOnRevoke(t *testing.T) {
 	if n, _ := moh.r.Pull(ctx, hcm.id); n != 0 {
 		t.Fatalf("moh pulled %d ops of a dataset it may not read", n)
 	}
+}
+
+// TestLargeOpsReplicate: ops at the write limits (values of
+// crdt.MaxValueBytes, incompressible) reach the reader within the response
+// caps: a batch of the owner's stream ends at its byte budget instead of at
+// MaxBatchOps, which at these sizes would be gigabytes.
+func TestLargeOpsReplicate(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{now: time.UnixMilli(1_700_000_000_000)}
+	_, hcm, moh := newPair(t, clk, time.Hour)
+	value := func(i int) json.RawMessage {
+		b := make([]byte, crdt.MaxValueBytes)
+		rnd := mrand.New(mrand.NewPCG(uint64(i), 1))
+		for j := range b {
+			b[j] = byte(rnd.Uint32())
+		}
+		return json.RawMessage(`"` + base64.StdEncoding.EncodeToString(b)[:crdt.MaxValueBytes-2] + `"`)
+	}
+	const n = 24 // 48 MiB of values, a few responses' worth
+	for i := range n {
+		if _, err := hcm.eng.Write(ctx, data.Write{Dataset: "docs", Key: fmt.Sprintf("d%d", i), Mode: data.Put,
+			Fields: map[string]json.RawMessage{"body": value(i), "more": value(i + n)}}); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	for round := 0; moh.headOf(t, "docs", "hcm") < n; round++ {
+		if round > n {
+			t.Fatalf("after %d pulls the reader holds %d of %d ops", round, moh.headOf(t, "docs", "hcm"), n)
+		}
+		if _, err := moh.r.Pull(ctx, hcm.id); err != nil {
+			t.Fatalf("pull: %v", err)
+		}
+	}
+	for _, i := range []int{0, n - 1} {
+		st, err := moh.st.Entity("doc", fmt.Sprintf("d%d", i))
+		if err != nil || len(st) != 1 || !bytes.Equal(st[0].State.Field("body").Value, value(i)) {
+			t.Fatalf("d%d at the reader: %v, want the owner's value", i, err)
+		}
+	}
+}
+
+func (n *testNode) headOf(t *testing.T, dataset, origin string) uint64 {
+	t.Helper()
+	h, err := n.st.Heads(dataset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h[storage.Stream{Dataset: dataset, Origin: origin}].Seq
 }

@@ -96,12 +96,22 @@ func (r *Replicator) batchFor(st storage.Stream, from, head uint64) (*pull.Batch
 		end, sig = seq, s
 	}
 	b := &pull.Batch{Head: pull.SignedHead{Dataset: st.Dataset, Origin: st.Origin, Seq: end, Sig: sig}}
+	size, cut := 0, false
 	err := r.cfg.Store.OpRange(st.Dataset, st.Origin, from+1, end, func(seq uint64, enc []byte) bool {
 		b.Ops = append(b.Ops, slices.Clone(enc))
-		return true
+		size += len(enc)
+		// A batch of this node's own stream ends at a byte budget too, so
+		// that ops up to crdt.MaxOpBytes never make a response too large
+		// for a reader to take; another origin's ends at its signature.
+		cut = sig == nil && size >= r.cfg.MaxResponseOpBytes && seq < end
+		return !cut
 	})
 	if err != nil {
 		return nil, err
+	}
+	if cut {
+		end = from + uint64(len(b.Ops))
+		b.Head.Seq = end
 	}
 	if uint64(len(b.Ops)) != end-from {
 		return nil, fmt.Errorf("op log of %s/%s has %d ops in (%d, %d]: the store breaks its floor invariant",
