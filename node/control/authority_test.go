@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -228,7 +229,7 @@ func TestMemberCannotChangeMetadata(t *testing.T) {
 		for total(refusedByOp(t, c.regs[i])) < total(sent) && time.Now().Before(deadline) {
 			time.Sleep(20 * time.Millisecond)
 		}
-		if got := refusedByOp(t, c.regs[i]); !mapsEqual(got, sent) {
+		if got := refusedByOp(t, c.regs[i]); !maps.Equal(got, sent) {
 			t.Errorf("node %d counted refusals %v; want %v", i, got, sent)
 		}
 		if after := viewJSON(t, n); after != before[i] {
@@ -276,18 +277,6 @@ func TestMemberCannotChangeMetadata(t *testing.T) {
 }
 
 func (c *cluster) cfg(i int) Config { return c.nodes[i].cfg }
-
-func mapsEqual(a, b map[string]float64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
 
 // TestReplayedProposalRefusedAtApply: a proposal that reaches the log
 // without passing a propose handler (replayed, or written by a forwarder
