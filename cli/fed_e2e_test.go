@@ -55,13 +55,20 @@ func TestFederation(t *testing.T) {
 			}
 		}
 
-		// A schema put through a member is forwarded to the leader; every
-		// node has it soon after the commit.
+		// A member's admin token carries that member's authority, not the
+		// federation's: a schema put through m1 is refused where it applies.
+		r := c.mustCall("m1", "PUT", "/v1/schemas/citizen", schemaFile(t, "citizen"), http.StatusForbidden)
+		if code, msg := r.errorBody(); code != "forbidden" || !strings.Contains(msg, "member m1") || !strings.Contains(msg, "seed") {
+			t.Errorf("schema put through m1: %s; want forbidden naming m1 and the seeds", r)
+		}
+		// Through a seed that does not lead it is forwarded to the leader;
+		// every node has it soon after the commit.
+		via := c.follower()
 		t0 := time.Now()
-		r := c.mustCall("m1", "PUT", "/v1/schemas/citizen", schemaFile(t, "citizen"), http.StatusOK)
+		r = c.mustCall(via, "PUT", "/v1/schemas/citizen", schemaFile(t, "citizen"), http.StatusOK)
 		committed := time.Now()
 		idx := metaIndexOf(t, r)
-		t.Logf("schema put through m1 (forwarded): %s, meta_index %d", committed.Sub(t0).Round(time.Microsecond), idx)
+		t.Logf("schema put through %s (forwarded): %s, meta_index %d", via, committed.Sub(t0).Round(time.Microsecond), idx)
 		reached := map[string]time.Duration{}
 		c.waitFor(10*time.Second, fmt.Sprintf("meta_index >= %d everywhere", idx), func() (bool, string) {
 			for _, name := range all {
@@ -80,7 +87,7 @@ func TestFederation(t *testing.T) {
 			worst = max(worst, reached[name])
 			parts = append(parts, fmt.Sprintf("%s %s", name, reached[name].Round(time.Microsecond)))
 		}
-		t.Logf("propagation after the commit answered by m1 (polled, so an upper bound): %s; slowest %s (issue: within a second)",
+		t.Logf("propagation after the commit answered by "+via+" (polled, so an upper bound): %s; slowest %s (issue: within a second)",
 			strings.Join(parts, ", "), worst.Round(time.Microsecond))
 		for _, name := range all {
 			r := c.mustCall(name, "GET", "/v1/schemas/citizen", nil, http.StatusOK)
@@ -110,7 +117,7 @@ func TestFederation(t *testing.T) {
 		if !strings.Contains(before, "gossip_keys") {
 			t.Fatalf("no gossip key in the metadata settings at index %d: %s", i0, before)
 		}
-		idx := metaIndexOf(t, c.mustCall("m1", "PUT", "/v1/schemas/land_parcel", schemaFile(t, "land_parcel"), http.StatusOK))
+		idx := metaIndexOf(t, c.mustCall(c.follower(), "PUT", "/v1/schemas/land_parcel", schemaFile(t, "land_parcel"), http.StatusOK))
 		c.waitConverged(10*time.Second, idx)
 		time.Sleep(300 * time.Millisecond) // let the nodes react to the new view (a wrong reaction is what we look for)
 		after, i1 := keys()
@@ -124,10 +131,12 @@ func TestFederation(t *testing.T) {
 
 	t.Run("ClearErrorsNothingApplied", func(t *testing.T) {
 		c.t = t
-		// The dataset the checks below collide with, created through m2.
+		// The dataset the checks below collide with, created through a seed
+		// that does not lead.
+		via := c.follower()
 		ds := map[string]any{"name": "population.identity", "entity_type": "citizen",
 			"fields": []string{"full_name", "birth_date"}, "owner": "s1", "readers": []string{"m1"}}
-		idx := metaIndexOf(t, c.mustCall("m2", "PUT", "/v1/datasets/population.identity", ds, http.StatusOK))
+		idx := metaIndexOf(t, c.mustCall(via, "PUT", "/v1/datasets/population.identity", ds, http.StatusOK))
 		c.waitConverged(10*time.Second, idx)
 
 		var citizen map[string]any
@@ -143,36 +152,50 @@ func TestFederation(t *testing.T) {
 			status             int
 			code               string
 			msg                []string
+			via                string // a member; empty: via, the seed
 		}{
-			{"incompatible schema change at the same version", "PUT", "/v1/schemas/citizen", incompatible, http.StatusConflict, "conflict", []string{"full_name"}},
+			{"incompatible schema change at the same version", "PUT", "/v1/schemas/citizen", incompatible, http.StatusConflict, "conflict", []string{"full_name"}, ""},
 			{"duplicate dataset name, other definition", "PUT", "/v1/datasets/population.identity",
 				map[string]any{"name": "population.identity", "entity_type": "citizen", "fields": []string{"sex"}, "owner": "s1"},
-				http.StatusConflict, "conflict", []string{"already exists"}},
+				http.StatusConflict, "conflict", []string{"already exists"}, ""},
 			{"owner not a member", "PUT", "/v1/datasets/health.insurance",
 				map[string]any{"name": "health.insurance", "entity_type": "citizen", "fields": []string{"insurance_number"}, "owner": "nobody"},
-				http.StatusBadRequest, "invalid", []string{"not a member", "nobody"}},
+				http.StatusBadRequest, "invalid", []string{"not a member", "nobody"}, ""},
 			{"reader not a member", "PUT", "/v1/datasets/health.insurance",
 				map[string]any{"name": "health.insurance", "entity_type": "citizen", "fields": []string{"insurance_number"}, "owner": "s2", "readers": []string{"ghost"}},
-				http.StatusBadRequest, "invalid", []string{"not a member", "ghost"}},
+				http.StatusBadRequest, "invalid", []string{"not a member", "ghost"}, ""},
 			{"transfer to a non-member", "POST", "/v1/datasets/population.identity/transfer", map[string]string{"to": "nobody"},
-				http.StatusBadRequest, "invalid", []string{"not a member", "nobody"}},
+				http.StatusBadRequest, "invalid", []string{"not a member", "nobody"}, ""},
 			{"grant to a non-member", "POST", "/v1/datasets/population.identity/grant", map[string]string{"reader": "nobody"},
-				http.StatusBadRequest, "invalid", []string{"not a member"}},
+				http.StatusBadRequest, "invalid", []string{"not a member"}, ""},
 			{"transfer of an unknown dataset", "POST", "/v1/datasets/no.such/transfer", map[string]string{"to": "m1"},
-				http.StatusNotFound, "not_found", []string{"no.such"}},
+				http.StatusNotFound, "not_found", []string{"no.such"}, ""},
+			{"a member creating a dataset", "PUT", "/v1/datasets/health.insurance",
+				map[string]any{"name": "health.insurance", "entity_type": "citizen", "fields": []string{"insurance_number"}, "owner": "m2"},
+				http.StatusForbidden, "forbidden", []string{"member m2", "create dataset health.insurance", "needs a seed"}, "m2"},
+			{"a member taking a dataset", "POST", "/v1/datasets/population.identity/transfer", map[string]string{"to": "m2"},
+				http.StatusForbidden, "forbidden", []string{"member m2", "transfer dataset population.identity to m2", "needs a seed"}, "m2"},
+			{"a reader granting what it does not own", "POST", "/v1/datasets/population.identity/grant", map[string]string{"reader": "m2"},
+				http.StatusForbidden, "forbidden", []string{"member m1", "the owner of population.identity (s1)"}, "m1"},
+			{"a member admitting a seed", "PUT", "/v1/members/evil", map[string]any{"role": "seed", "peer_id": c.node("m2").peerID},
+				http.StatusForbidden, "forbidden", []string{"member m2", "admit or change member evil as seed"}, "m2"},
 		}
 		for _, tc := range cases {
 			before, err := c.meta("s1", true)
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := c.call("m2", tc.method, tc.path, tc.body)
+			at := via
+			if tc.via != "" {
+				at = tc.via
+			}
+			r, err := c.call(at, tc.method, tc.path, tc.body)
 			if err != nil {
 				t.Fatalf("%s: %v", tc.name, err)
 			}
 			code, msg := r.errorBody()
 			if r.status != tc.status || code != tc.code {
-				t.Errorf("%s through m2: got %s; want %d %s", tc.name, r, tc.status, tc.code)
+				t.Errorf("%s through %s: got %s; want %d %s", tc.name, at, r, tc.status, tc.code)
 			}
 			for _, s := range tc.msg {
 				if !strings.Contains(msg, s) {
@@ -180,7 +203,7 @@ func TestFederation(t *testing.T) {
 				}
 			}
 			t.Logf("%s: %d %s: %s", tc.name, r.status, code, msg)
-			for _, name := range []string{"s1", "m2"} {
+			for _, name := range []string{"s1", at} {
 				after, err := c.meta(name, true)
 				if err != nil {
 					t.Fatal(err)
@@ -214,18 +237,19 @@ func TestFederation(t *testing.T) {
 		c.mustCall("s1", "GET", "/v1/datasets/health.insurance?consistent=true", nil, http.StatusNotFound)
 	})
 
-	// A write acknowledged by one node, then a linearizable read
-	// (?consistent=true) on another: the read must see the write. And the
-	// write's answer must carry its new metadata index (every toggle changes
-	// the dataset, so the index must grow).
+	// A write acknowledged by one seed, then a linearizable read
+	// (?consistent=true) on another node: the read must see the write. And
+	// the write's answer must carry its new metadata index (every toggle
+	// changes the dataset, so the index must grow). Readers are the seeds'
+	// to choose (population.identity is s1's): members only read.
 	t.Run("ConsistentReadAfterWrite", func(t *testing.T) {
 		c.t = t
 		const n = 80
-		via := []string{"m1", "s2", "m2", "s3", "s1"}
 		var stale, staleIndex int
 		var last uint64
 		for i := range n {
-			w, rd := via[i%len(via)], via[(i+1)%len(via)]
+			w := seeds[i%len(seeds)]
+			rd := all[(slices.Index(all, w)+1+i%(len(all)-1))%len(all)] // every other node in turn
 			op := []string{"grant", "revoke"}[i%2]
 			r := c.mustCall(w, "POST", "/v1/datasets/population.identity/"+op, map[string]string{"reader": "m2"}, http.StatusOK)
 			idx := metaIndexOf(t, r)
@@ -351,9 +375,10 @@ func TestFederation(t *testing.T) {
 		var idx uint64
 		var tries int
 		var first time.Duration
-		c.waitFor(30*time.Second, "a metadata write through m1 after the leader was killed", func() (bool, string) {
+		via := seeds[(slices.Index(seeds, old)+1)%len(seeds)]
+		c.waitFor(30*time.Second, "a metadata write through "+via+" after the leader was killed", func() (bool, string) {
 			tries++
-			r, err := c.call("m1", "PUT", "/v1/schemas/province", schemaFile(t, "province"))
+			r, err := c.call(via, "PUT", "/v1/schemas/province", schemaFile(t, "province"))
 			if err != nil || r.status != http.StatusOK {
 				return false, fmt.Sprintf("%v %s", err, r)
 			}
@@ -365,7 +390,7 @@ func TestFederation(t *testing.T) {
 		if nl == old || !slices.Contains(seeds, nl) {
 			t.Fatalf("new leader %s (old %s)", nl, old)
 		}
-		t.Logf("leader kill to first successful write through m1: %s (%d attempts); new leader %s", first.Round(time.Millisecond), tries, nl)
+		t.Logf("leader kill to first successful write through %s: %s (%d attempts); new leader %s", via, first.Round(time.Millisecond), tries, nl)
 
 		restarted := time.Now()
 		c.restart(old)
@@ -404,6 +429,8 @@ func TestFederation(t *testing.T) {
 		// Writes through a member and through the surviving seed fail with
 		// the quorum error, naming the stopped seeds (gossip needs a moment
 		// to notice them, so we retry for a while; no attempt may succeed).
+		// The member's would be refused where it applies: without a leader
+		// it applies nowhere, so the member answers no_quorum too.
 		for _, via := range []string{"m1", survivor} {
 			var first time.Duration
 			var attempts int
@@ -457,8 +484,8 @@ func TestFederation(t *testing.T) {
 			c.restart(s)
 		}
 		var idx uint64
-		c.waitFor(30*time.Second, "a write through m1 after the seeds came back", func() (bool, string) {
-			r, err := c.call("m1", "PUT", "/v1/schemas/commune", schemaFile(t, "commune"))
+		c.waitFor(30*time.Second, "a write through "+stopped[0]+" after the seeds came back", func() (bool, string) {
+			r, err := c.call(stopped[0], "PUT", "/v1/schemas/commune", schemaFile(t, "commune"))
 			if err != nil || r.status != http.StatusOK {
 				return false, fmt.Sprintf("%v %s", err, r)
 			}

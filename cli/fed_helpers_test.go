@@ -396,6 +396,19 @@ func (c *fedCluster) waitLeader(d time.Duration) string {
 	return l
 }
 
+// follower returns a seed that does not lead (its writes are forwarded).
+func (c *fedCluster) follower() string {
+	c.t.Helper()
+	l := c.waitLeader(10 * time.Second)
+	for _, name := range c.names {
+		if n := c.nodes[name]; n.seed && name != l {
+			return name
+		}
+	}
+	c.t.Fatalf("no seed other than the leader %s", l)
+	return ""
+}
+
 // waitHealthy waits until the first seed reports voters = seeds, non-voters =
 // members, and every member alive, and every node knows the leader.
 func (c *fedCluster) waitHealthy(d time.Duration, seeds, members []string) time.Duration {

@@ -63,7 +63,7 @@ func isFederated(st *storage.Store) (bool, error) {
 	return err == nil, err
 }
 
-func startFederation(cfg Config, opts Options, key crypto.PrivKey, id peer.ID, st *storage.Store) (*federation, error) {
+func startFederation(cfg Config, opts Options, key crypto.PrivKey, id peer.ID, st *storage.Store, reg prometheus.Registerer) (*federation, error) {
 	f := &federation{cfg: cfg, logger: opts.Logger, fast: opts.FastTimers, stop: make(chan struct{}),
 		self: meta.Member{Name: cfg.Name, Role: cfg.Role, PeerID: id.String()}}
 	var boot []peer.ID
@@ -102,7 +102,7 @@ func startFederation(cfg Config, opts Options, key crypto.PrivKey, id peer.ID, s
 	}
 	rs := storage.NewRaftStore(st)
 	cc := control.Config{Self: f.self, Host: h, Logs: rs, Stable: rs, Snapshots: snaps, Store: st,
-		Bootstrap: opts.Bootstrap, Liveness: f.liveness, Progress: f.progress, Logger: opts.Logger}
+		Bootstrap: opts.Bootstrap, Liveness: f.liveness, Progress: f.progress, Registerer: reg, Logger: opts.Logger}
 	if opts.FastTimers {
 		cc.HeartbeatTimeout, cc.ElectionTimeout, cc.LeaderLeaseTimeout = 300*time.Millisecond, 300*time.Millisecond, 200*time.Millisecond
 		cc.CommitTimeout = 10 * time.Millisecond

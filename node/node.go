@@ -87,7 +87,7 @@ func New(cfg Config, opts Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, peerID: id.String(), logger: opts.Logger, store: st, started: time.Now()}
+	n := &Node{cfg: cfg, peerID: id.String(), logger: opts.Logger, store: st, started: time.Now(), registry: prometheus.NewRegistry()}
 	ctx := context.Background()
 	federated, err := isFederated(st)
 	if err != nil {
@@ -95,7 +95,7 @@ func New(cfg Config, opts Options) (*Node, error) {
 		return nil, err
 	}
 	if federated || opts.Bootstrap || len(opts.Join) > 0 {
-		if n.fed, err = startFederation(cfg, opts, key, id, st); err != nil {
+		if n.fed, err = startFederation(cfg, opts, key, id, st, n.registry); err != nil {
 			st.Close()
 			return nil, err
 		}
@@ -112,7 +112,6 @@ func New(cfg Config, opts Options) (*Node, error) {
 		n.Close()
 		return nil, err
 	}
-	n.registry = prometheus.NewRegistry()
 	if n.fed != nil {
 		n.fed.startReplica(n.engine, st, key, n.registry)
 	}

@@ -70,6 +70,9 @@ func classify(err error) (int, ErrorDetail) {
 	case errors.Is(err, data.ErrNotOwner):
 		d.Code = "not_owner"
 		return http.StatusForbidden, d
+	case errors.Is(err, meta.ErrForbidden):
+		d.Code = "forbidden"
+		return http.StatusForbidden, d
 	case de != nil, errors.Is(err, data.ErrInvalid), errors.Is(err, meta.ErrInvalid), errors.Is(err, dict.ErrInvalid):
 		d.Code = "invalid"
 		return http.StatusBadRequest, d

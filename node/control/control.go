@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lienthong/lienthong/node/meta"
 	"github.com/lienthong/lienthong/storage"
@@ -74,7 +75,10 @@ type Config struct {
 	// it is alive and caught up, so that admitting a seed that is not yet
 	// running never costs the quorum. Nil: seeds are never promoted.
 	Progress func(name string) (metaIndex uint64, ok bool)
-	Logger   *slog.Logger
+	// Registerer receives the control plane's metrics
+	// (lienthong_meta_proposals_refused_total); nil registers nowhere.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
 }
 
 // Control runs the metadata Raft group on this node. It implements meta.Store.
@@ -117,7 +121,18 @@ func New(cfg Config) (*Control, error) {
 	if cfg.CommitTimeout > 0 {
 		rc.CommitTimeout = cfg.CommitTimeout
 	}
-	c := &Control{cfg: cfg, fsm: newFSM(cfg.Logger), stop: make(chan struct{})}
+	refused := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "lienthong_meta_proposals_refused_total",
+		Help: "Metadata commands refused because their proposer lacked the authority, by op: " +
+			"counted by this node's state machine as it applies the refused entry (so on every replica), " +
+			"and when this node turns away a proposal from a peer that is not a member.",
+	}, []string{"op"})
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(refused); err != nil {
+			return nil, fmt.Errorf("control: metrics: %w", err)
+		}
+	}
+	c := &Control{cfg: cfg, fsm: newFSM(cfg.Logger, refused), stop: make(chan struct{})}
 	if st := cfg.Store; st != nil {
 		switch b, err := st.GetLocal(keySavedView); {
 		case err == nil:
@@ -184,22 +199,24 @@ func (c *Control) Changed() <-chan struct{} { return c.fsm.Changed() }
 type proposeResult struct {
 	Index uint64 `json:"index"`
 	// Code is empty on success, else "not_leader", "no_quorum", or the
-	// class of a failed check: "invalid", "conflict", "not_found".
+	// class of a failed check: "invalid", "conflict", "not_found",
+	// "forbidden".
 	Code    string `json:"code,omitempty"`
 	Message string `json:"message,omitempty"`
 }
 
 // Propose commits cmd through the leader, wherever it is, waits until this
-// node has applied it, and returns the view that includes it. A command that
-// fails its checks returns the error the state machine gave, wrapping
-// meta.ErrInvalid, meta.ErrConflict or meta.ErrNotFound.
+// node has applied it, and returns the view that includes it. The command is
+// this node's: By is always set to this node's peer ID, so a local caller
+// (the operator at this node's API) has exactly this node's authority. A
+// command that fails its checks returns the error the state machine gave,
+// wrapping meta.ErrInvalid, meta.ErrConflict, meta.ErrNotFound or
+// meta.ErrForbidden.
 func (c *Control) Propose(ctx context.Context, cmd meta.Command) (*meta.View, error) {
 	if cmd.At.IsZero() {
 		cmd.At = time.Now().UTC()
 	}
-	if cmd.By == "" {
-		cmd.By = c.cfg.Self.PeerID
-	}
+	cmd.By = c.cfg.Self.PeerID
 	data, err := json.Marshal(cmd)
 	if err != nil {
 		return nil, err
@@ -274,28 +291,33 @@ func deadline(ctx context.Context) time.Time {
 	return d
 }
 
-// handlePropose takes a proposal forwarded by another node. The proposer
-// must be a member; a member may publish its own addresses. The proposal is
-// stamped with the authenticated proposer and applied, or passed on to the
-// leader when this node is not it (a new member may know only one seed).
+// handlePropose takes a proposal forwarded by another node, stamps it with
+// the proposer and applies it, or passes it on to the leader when this node
+// is not it (a new member may know only one seed). The proposer is the
+// authenticated peer of the stream, whatever By the request carries; only a
+// seed passing on a proposal it took from another node names that node in
+// By (a seed may propose anything itself, so it cannot widen anyone's
+// authority). The state machine checks the proposer's authority when it
+// applies the command (meta.View.Authorize); here a peer that is not a
+// member at all is turned away before its proposal reaches the log.
 func (c *Control) handlePropose(ctx context.Context, from peer.ID, req []byte) ([]byte, error) {
 	var cmd meta.Command
 	if err := json.Unmarshal(req, &cmd); err != nil {
 		return json.Marshal(proposeResult{Code: "invalid", Message: "undecodable proposal"})
 	}
+	v := c.View()
 	proposer := from
-	if m := c.View().Member(memberName(c.View(), from)); m != nil && m.Role == "seed" && cmd.By != "" {
-		// A seed passing on a proposal it took from another node.
+	if m := v.Member(memberName(v, from)); m != nil && m.Role == "seed" && cmd.By != "" {
 		if id, err := peer.Decode(cmd.By); err == nil {
 			proposer = id
 		}
 	}
-	name := memberName(c.View(), proposer)
-	switch {
-	case name == "" && c.View().Index > 0:
-		return json.Marshal(proposeResult{Code: "invalid", Message: "proposals are accepted only from members"})
-	case cmd.Op == meta.OpMemberAddrs && cmd.Name != name:
-		return json.Marshal(proposeResult{Code: "invalid", Message: "a member may publish only its own addresses"})
+	if memberName(v, proposer) == "" {
+		countRefused(c.fsm.refused, cmd.Op)
+		c.cfg.Logger.Warn("metadata proposal refused: not a member", "op", cmd.Op, "by", proposer, "from", from)
+		return json.Marshal(proposeResult{Code: "forbidden", Message: fmt.Sprintf(
+			"%v: peer %s is not a member of the federation (at metadata index %d); proposals are accepted only from members",
+			meta.ErrForbidden, proposer, v.Index)})
 	}
 	cmd.By = proposer.String()
 	data, err := json.Marshal(cmd)
@@ -324,6 +346,8 @@ func encodeError(err error) proposeResult {
 		code = "conflict"
 	case errors.Is(err, meta.ErrNotFound):
 		code = "not_found"
+	case errors.Is(err, meta.ErrForbidden):
+		code = "forbidden"
 	}
 	return proposeResult{Code: code, Message: err.Error()}
 }
@@ -345,6 +369,8 @@ func decodeError(res proposeResult) error {
 		class = meta.ErrConflict
 	case "not_found":
 		class = meta.ErrNotFound
+	case "forbidden":
+		class = meta.ErrForbidden
 	}
 	return &remoteError{class: class, msg: res.Message}
 }

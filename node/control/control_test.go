@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lienthong/lienthong/docs/examples"
 	"github.com/lienthong/lienthong/node/dict"
@@ -33,6 +35,10 @@ type cluster struct {
 	fs     []vfs.FS
 	nodes  []*Control
 	self   []meta.Member
+	// regs and logs are each node's metrics and its log at warn level and
+	// above, renewed at every start.
+	regs []*prometheus.Registry
+	logs []*lockedBuffer
 }
 
 func newCluster(t testing.TB, n int) *cluster {
@@ -91,17 +97,20 @@ func (c *cluster) start(i int, bootstrap bool) {
 		c.t.Fatal(err)
 	}
 	rs := storage.NewRaftStore(st)
+	reg, log := prometheus.NewRegistry(), &lockedBuffer{}
 	ctl, err := New(Config{Self: c.self[i], Host: c.hosts[i], Logs: rs, Stable: rs, Snapshots: raft.NewInmemSnapshotStore(),
 		Store: st, Bootstrap: bootstrap, HeartbeatTimeout: 200 * time.Millisecond, ElectionTimeout: 200 * time.Millisecond,
 		LeaderLeaseTimeout: 150 * time.Millisecond, ProposeTimeout: 3 * time.Second,
-		Progress: func(string) (uint64, bool) { return ^uint64(0), true }})
+		Progress: func(string) (uint64, bool) { return ^uint64(0), true }, Registerer: reg,
+		Logger: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelWarn}))})
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	if i < len(c.nodes) {
-		c.nodes[i], c.stores[i] = ctl, st
+		c.nodes[i], c.stores[i], c.regs[i], c.logs[i] = ctl, st, reg, log
 	} else {
 		c.nodes, c.stores = append(c.nodes, ctl), append(c.stores, st)
+		c.regs, c.logs = append(c.regs, reg), append(c.logs, log)
 	}
 }
 

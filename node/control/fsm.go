@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lienthong/lienthong/node/meta"
 )
@@ -17,6 +18,8 @@ import (
 // Snapshot and Restore from one goroutine; View and Changed are safe from any.
 type fsm struct {
 	logger *slog.Logger
+	// refused counts commands refused for lack of authority, by op.
+	refused *prometheus.CounterVec
 	// save persists the view with the index of the last applied entry, so
 	// that a restarted node serves its last metadata at once, even when it
 	// cannot reach a leader to learn the commit index. May be nil.
@@ -30,8 +33,8 @@ type fsm struct {
 	changed chan struct{} // closed and replaced after every applied entry
 }
 
-func newFSM(logger *slog.Logger) *fsm {
-	f := &fsm{logger: logger, changed: make(chan struct{})}
+func newFSM(logger *slog.Logger, refused *prometheus.CounterVec) *fsm {
+	f := &fsm{logger: logger, refused: refused, changed: make(chan struct{})}
 	f.view.Store(meta.EmptyView())
 	return f
 }
@@ -83,6 +86,9 @@ func (f *fsm) publish(index uint64) {
 
 // Apply applies one log entry and returns the error of a command that fails
 // its checks (the same error on every replica: the view does not change).
+// Authority is checked here, against the view the command applies to: a
+// command whose proposer (By) may not make it is applied as a refusal, an
+// ErrForbidden result, counted and logged, whoever forwarded or replayed it.
 func (f *fsm) Apply(l *raft.Log) any {
 	if l.Index <= f.applied.Load() {
 		return nil // replayed after a restart: already in the saved view
@@ -95,7 +101,13 @@ func (f *fsm) Apply(l *raft.Log) any {
 		f.logger.Error("undecodable metadata command", "index", l.Index, "err", err)
 		return fmt.Errorf("%w: undecodable command at index %d", meta.ErrInvalid, l.Index)
 	}
-	next, err := f.view.Load().Apply(l.Index, c)
+	cur := f.view.Load()
+	if err := cur.Authorize(c); err != nil {
+		countRefused(f.refused, c.Op)
+		f.logger.Warn("metadata change refused", "index", l.Index, "op", c.Op, "by", c.By, "err", err)
+		return err
+	}
+	next, err := cur.Apply(l.Index, c)
 	if err != nil {
 		return err
 	}
@@ -163,3 +175,12 @@ func (s *snapshot) Persist(sink raft.SnapshotSink) error {
 }
 
 func (s *snapshot) Release() {}
+
+// countRefused counts a refused command under its op, or "unknown": an op
+// that is not one of meta's never becomes a label of its own.
+func countRefused(c *prometheus.CounterVec, op string) {
+	if !meta.KnownOp(op) {
+		op = "unknown"
+	}
+	c.WithLabelValues(op).Inc()
+}

@@ -29,7 +29,9 @@ type Command struct {
 	// taken with View.MarshalJSON).
 	View json.RawMessage `json:"view,omitempty"`
 	// By is the peer ID of the node that proposed the command, as the
-	// leader authenticated it: the audit trail of metadata changes.
+	// control plane authenticated it (never taken from a request body): the
+	// audit trail of metadata changes, and whose authority the Raft state
+	// machine checks with View.Authorize before it applies the command.
 	By string `json:"by,omitempty"`
 	// At is when the command was proposed.
 	At time.Time `json:"at,omitzero"`
