@@ -100,7 +100,7 @@ func (s *Sim) propose(n *node, c meta.Command) (*meta.View, error) {
 	c.At = s.wall()
 	c.By = n.id.String()
 	s.ctl.log = append(s.ctl.log, c)
-	next, err := s.ctl.view.Apply(uint64(len(s.ctl.log)), c)
+	next, err := s.ctl.view.ApplyAuthorized(uint64(len(s.ctl.log)), c)
 	if err == nil {
 		s.ctl.view = next
 		s.recordMeta(c)
@@ -131,7 +131,7 @@ func (s *Sim) deliver(n *node) string {
 	v := n.meta.View()
 	for _, c := range s.ctl.log[n.meta.applied:] {
 		n.meta.applied++
-		if next, err := v.Apply(uint64(n.meta.applied), c); err == nil {
+		if next, err := v.ApplyAuthorized(uint64(n.meta.applied), c); err == nil {
 			v = next
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"hash"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -145,10 +146,13 @@ func seedBytes(seed uint64) [32]byte {
 // types the datasets use, the datasets.
 func (s *Sim) bootstrap() error {
 	s.ctl.view = meta.EmptyView()
+	// The first seed bootstraps, as lienthong init does: it admits itself
+	// first, then everything else, with a seed's authority.
+	first := s.seeds()[0]
 	add := func(c meta.Command) error {
-		c.At = s.wall()
+		c.At, c.By = s.wall(), first.id.String()
 		s.ctl.log = append(s.ctl.log, c)
-		next, err := s.ctl.view.Apply(uint64(len(s.ctl.log)), c)
+		next, err := s.ctl.view.ApplyAuthorized(uint64(len(s.ctl.log)), c)
 		if err != nil {
 			return fmt.Errorf("sim: bootstrap %s: %w", c.Op, err)
 		}
@@ -156,7 +160,7 @@ func (s *Sim) bootstrap() error {
 		s.recordMeta(c)
 		return nil
 	}
-	for _, n := range s.nodes {
+	for _, n := range append([]*node{first}, slices.DeleteFunc(slices.Clone(s.nodes), func(n *node) bool { return n == first })...) {
 		role := "member"
 		if n.spec.Kind == kindSeed {
 			role = "seed"

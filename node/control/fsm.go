@@ -2,6 +2,7 @@ package control
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -101,13 +102,11 @@ func (f *fsm) Apply(l *raft.Log) any {
 		f.logger.Error("undecodable metadata command", "index", l.Index, "err", err)
 		return fmt.Errorf("%w: undecodable command at index %d", meta.ErrInvalid, l.Index)
 	}
-	cur := f.view.Load()
-	if err := cur.Authorize(c); err != nil {
+	next, err := f.view.Load().ApplyAuthorized(l.Index, c)
+	if errors.Is(err, meta.ErrForbidden) {
 		countRefused(f.refused, c.Op)
 		f.logger.Warn("metadata change refused", "index", l.Index, "op", c.Op, "by", c.By, "err", err)
-		return err
 	}
-	next, err := cur.Apply(l.Index, c)
 	if err != nil {
 		return err
 	}

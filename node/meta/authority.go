@@ -58,6 +58,16 @@ func (v *View) Authorize(c Command) error {
 		ErrForbidden, describeProposer(c.By, as), describeCommand(c), need, seedNames(v))
 }
 
+// ApplyAuthorized is Apply after Authorize: what a replica of the
+// federation's log does with each entry (the Raft state machine, and the
+// simulator's model of it). A refusal leaves v as it is.
+func (v *View) ApplyAuthorized(index uint64, c Command) (*View, error) {
+	if err := v.Authorize(c); err != nil {
+		return nil, err
+	}
+	return v.Apply(index, c)
+}
+
 // membersOf returns the members with peer ID id, sorted by name (a peer ID
 // admitted under two names holds the authority of both).
 func (v *View) membersOf(id string) []*Member {

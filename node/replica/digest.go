@@ -67,12 +67,9 @@ func (r *Replicator) Compare(ctx context.Context, p peer.ID, name string) (mine 
 	if err != nil {
 		return nil, nil, err
 	}
-	var theirs digest.Digest
-	if err := json.Unmarshal(b, &theirs); err != nil || theirs.Dataset != name {
-		return nil, nil, fmt.Errorf("peer %s gave no digest of %s", p, name)
+	theirs, err := digest.Decode(b, name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("peer %s: %w", p, err)
 	}
-	if theirs.Error != "" {
-		return nil, nil, fmt.Errorf("peer %s: %s", p, theirs.Error)
-	}
-	return mine, digest.Differ(mine, &theirs), nil
+	return mine, digest.Differ(mine, theirs), nil
 }

@@ -8,6 +8,9 @@ package digest
 
 import (
 	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
 )
 
@@ -79,4 +82,41 @@ func Differ(a, b *Digest) []int {
 		}
 	}
 	return out
+}
+
+// ErrMalformed is returned (wrapped) by Decode for a response that is not a
+// digest of the dataset asked for.
+var ErrMalformed = errors.New("digest: malformed response")
+
+// Decode parses a peer's digest of dataset: JSON with the dataset's name,
+// 256 buckets of 16 hex digits and a total of 64, or an error from the peer
+// (returned as an error). Nothing a peer sends makes it panic.
+func Decode(b []byte, dataset string) (*Digest, error) {
+	var d Digest
+	if err := json.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if d.Dataset != dataset {
+		return nil, fmt.Errorf("%w: a digest of %q, not of %q", ErrMalformed, d.Dataset, dataset)
+	}
+	if d.Error != "" {
+		return nil, fmt.Errorf("the peer gave no digest of %s: %s", dataset, d.Error)
+	}
+	if d.Entities < 0 {
+		return nil, fmt.Errorf("%w: %d entities", ErrMalformed, d.Entities)
+	}
+	for i, h := range d.Hex {
+		if len(h) != 16 || !isHex(h) {
+			return nil, fmt.Errorf("%w: bucket %d is %q, not 16 hex digits", ErrMalformed, i, h)
+		}
+	}
+	if len(d.Total) != 64 || !isHex(d.Total) {
+		return nil, fmt.Errorf("%w: total %q is not 64 hex digits", ErrMalformed, d.Total)
+	}
+	return &d, nil
+}
+
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil
 }

@@ -6,7 +6,9 @@ package hello
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -40,9 +42,30 @@ func Ask(ctx context.Context, h host.Host, p peer.ID) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
+	in, err := Decode(b)
+	if err != nil {
+		return Info{}, fmt.Errorf("hello from %s: %w", p, err)
+	}
+	return in, nil
+}
+
+// Decode parses a hello response: a name, and addresses that are empty or
+// host:port. Nothing a peer sends makes it panic.
+func Decode(b []byte) (Info, error) {
 	var in Info
 	if err := json.Unmarshal(b, &in); err != nil {
-		return Info{}, fmt.Errorf("hello from %s: %w", p, err)
+		return Info{}, fmt.Errorf("malformed response: %w", err)
+	}
+	if in.Name == "" {
+		return Info{}, errors.New("malformed response: no name")
+	}
+	for what, addr := range map[string]string{"gossip": in.Gossip, "api": in.API} {
+		if addr == "" {
+			continue
+		}
+		if _, port, err := net.SplitHostPort(addr); err != nil || port == "" {
+			return Info{}, fmt.Errorf("malformed response: %s address %q is not host:port", what, addr)
+		}
 	}
 	return in, nil
 }

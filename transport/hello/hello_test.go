@@ -44,3 +44,30 @@ func TestAsk(t *testing.T) {
 		t.Fatal("a non-admitted peer got an answer")
 	}
 }
+
+func TestDecode(t *testing.T) {
+	if in, err := Decode([]byte(`{"name":"hcm","gossip":"127.0.0.1:7946","api":"127.0.0.1:7070"}`)); err != nil || in.Name != "hcm" {
+		t.Fatalf("a good hello: %+v, %v", in, err)
+	}
+	for _, bad := range []string{`{`, `{"gossip":"127.0.0.1:1"}`, `{"name":"a","gossip":"nowhere"}`, `{"name":"a","api":"1.2.3.4:"}`, `[]`} {
+		if in, err := Decode([]byte(bad)); err == nil {
+			t.Errorf("%s: accepted as %+v", bad, in)
+		}
+	}
+}
+
+// FuzzDecode: a peer's hello never panics the decoder, and what it accepts
+// has a name and usable addresses.
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"name":"hcm","gossip":"127.0.0.1:7946","api":"[::1]:7070"}`))
+	f.Add([]byte(`{"name":"","gossip":":"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		in, err := Decode(b)
+		if err != nil {
+			return
+		}
+		if in.Name == "" {
+			t.Fatalf("accepted %q without a name", b)
+		}
+	})
+}
