@@ -35,10 +35,15 @@ lint: $(BIN)/staticcheck ## gofmt, go vet, staticcheck
 	$(GO) vet ./...
 	$(BIN)/staticcheck ./...
 
-fuzz: ## run each fuzz target for FUZZTIME (default 30s)
-	@for t in crdt:FuzzDecodeOp crdt:FuzzDecodeState node/dict:FuzzParseEntityType node/dict:FuzzParseDataset node/dict:FuzzValue transport:FuzzReadFrame node/member:FuzzDecodeMeta transport/pull:FuzzDecodeResponse transport/snapshot:FuzzDecode; do \
-	  pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$pkg $$fn"; \
-	  $(GO) test ./$$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $${FUZZTIME:-30s} || exit 1; done
+fuzz: ## run every fuzz target of every package for FUZZTIME each (default 30s); reports every failure
+	@fails=""; n=0; \
+	for pkg in $$($(GO) list ./...); do \
+	  for fn in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    n=$$((n+1)); echo "== $$pkg $$fn"; \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $${FUZZTIME:-30s} || fails="$$fails $$pkg:$$fn"; \
+	  done; done; \
+	if [ -n "$$fails" ]; then echo "make fuzz: failed:$$fails (the failing inputs are in each package's testdata/fuzz)"; exit 1; fi; \
+	echo "make fuzz: $$n targets, no failure"
 
 bench: build ## every benchmark against its reference (about 30 minutes): writes docs/benchmarks.md and docs/benchmarks.json
 	$(BIN)/lienthong bench all --out docs/benchmarks.md --json docs/benchmarks.json

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/lienthong/lienthong/node/api"
 	"github.com/lienthong/lienthong/node/dict"
@@ -283,6 +284,9 @@ func parseJSONLRecord(b []byte, keep func(string) bool) (importRecord, *importLi
 		return importRecord{}, &importLineError{code: "bad_json",
 			msg: fmt.Sprintf(`malformed JSON: %v; each line must be {"key":"...","fields":{...}}`, err)}
 	}
+	if err := dict.CheckText(b); err != nil {
+		return importRecord{}, &importLineError{code: "bad_json", msg: err.Error()}
+	}
 	if rec.Key == nil || *rec.Key == "" {
 		return importRecord{}, &importLineError{code: "bad_json", msg: `no "key"; each line must be {"key":"...","fields":{...}}`}
 	}
@@ -410,6 +414,9 @@ func csvText(row []string) string {
 // csvValue converts a non-empty CSV cell to the JSON value of a field of
 // type t.
 func csvValue(t dict.FieldType, cell string) (json.RawMessage, error) {
+	if !utf8.ValidString(cell) {
+		return nil, fmt.Errorf("the cell is not UTF-8 text (%q); save the file as UTF-8", cell)
+	}
 	switch t {
 	case dict.Integer, dict.Counter:
 		n, err := strconv.ParseInt(strings.TrimSpace(cell), 10, 64)
@@ -430,6 +437,9 @@ func csvValue(t dict.FieldType, cell string) (json.RawMessage, error) {
 	case dict.Object:
 		if !json.Valid([]byte(cell)) {
 			return nil, fmt.Errorf("an object cell must be raw JSON, e.g. {\"a\":1}; %q is not", cell)
+		}
+		if err := dict.CheckText([]byte(cell)); err != nil {
+			return nil, err
 		}
 		return json.RawMessage(cell), nil
 	default: // string, date, datetime, enum, decimal

@@ -417,6 +417,9 @@ func TestCSVValue(t *testing.T) {
 		{dict.Set, "only", `["only"]`},
 		{dict.Object, `{"a":[1,2]}`, `{"a":[1,2]}`},
 		{dict.Object, `{"a":`, ""},
+		{dict.Object, `{"a":1,"a":2}`, ""},
+		{dict.String, "Tr\xe1n", ""},
+		{dict.Set, "a|\xff", ""},
 	} {
 		t.Run(string(tc.typ)+"/"+tc.cell, func(t *testing.T) {
 			got, err := csvValue(tc.typ, tc.cell)

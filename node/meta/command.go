@@ -246,6 +246,9 @@ func DecodeView(b []byte) (*View, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("%w: metadata snapshot: %v", ErrInvalid, err)
 	}
+	if slices.Contains(s.Members, nil) || slices.Contains(s.Types, nil) || slices.Contains(s.Datasets, nil) {
+		return nil, fmt.Errorf("%w: metadata snapshot: a null member, type or dataset", ErrInvalid)
+	}
 	v := EmptyView()
 	var err error
 	for _, m := range s.Members {
