@@ -22,13 +22,13 @@ import (
 // the sample dictionary; population.identity and health.insurance are owned
 // by the node, land.79 by another member, "moh".
 type testNode struct {
-	t      *testing.T
+	t      testing.TB
 	n      *node.Node
 	srv    *httptest.Server
 	tokens *node.InitResult
 }
 
-func newTestNode(t *testing.T) *testNode {
+func newTestNode(t testing.TB) *testNode {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := node.DefaultConfig("mps")
