@@ -135,6 +135,17 @@ func (f *federation) startReplica(eng *data.Engine, st *storage.Store, key crypt
 	}
 	f.replica = replica.New(rc)
 	ctx, cancel := context.WithCancel(context.Background())
+	if f.ownsSharedDataset() {
+		// Before its first write, an owner gets back from its readers any
+		// of its own ops its store lacks (replica.Recover).
+		eng.HoldWrites("this node is checking its own streams against its readers before it writes (at most " + recoverWait(f.fast).String() + ")")
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			defer eng.ReleaseWrites()
+			f.recoverOwn(ctx)
+		}()
+	}
 	f.wg.Add(2)
 	go func() {
 		defer f.wg.Done()
@@ -145,6 +156,51 @@ func (f *federation) startReplica(eng *data.Engine, st *storage.Store, key crypt
 		<-f.stop
 		cancel()
 	}()
+}
+
+// recoverWait bounds how long an owner holds its writes at start waiting to
+// reach a reader.
+func recoverWait(fast bool) time.Duration {
+	if fast {
+		return 3 * time.Second
+	}
+	return 15 * time.Second
+}
+
+// ownsSharedDataset reports whether this node owns a dataset that another
+// member may hold ops of.
+func (f *federation) ownsSharedDataset() bool {
+	for _, ds := range f.control.View().Datasets() {
+		if ds.Owner == f.cfg.Name && len(ds.Readers)+len(ds.PastOwners) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// recoverOwn waits until this node reaches a member that may hold its own
+// ops, or recoverWait passes, and gets back what its store lacks.
+func (f *federation) recoverOwn(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, recoverWait(f.fast))
+	defer cancel()
+	for {
+		n, reached, err := f.replica.Recover(ctx)
+		switch {
+		case reached > 0 && err == nil:
+			if n > 0 {
+				f.logger.Warn("recovered this node's own ops from its readers: its store was behind what it had acknowledged", "ops", n)
+			}
+			return
+		case ctx.Err() != nil:
+			f.logger.Warn("could not check this node's own streams against any reader before writing; writes go on",
+				"wait", recoverWait(f.fast), "err", err)
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 func (f *federation) close() error {

@@ -79,6 +79,9 @@ func classify(err error) (int, ErrorDetail) {
 	case errors.Is(err, meta.ErrConflict):
 		d.Code = "conflict"
 		return http.StatusConflict, d
+	case errors.Is(err, data.ErrHeld):
+		d.Code = "unavailable"
+		return http.StatusServiceUnavailable, d
 	case errors.Is(err, control.ErrNoQuorum):
 		d.Code = "no_quorum"
 		return http.StatusServiceUnavailable, d
@@ -92,7 +95,9 @@ func classify(err error) (int, ErrorDetail) {
 
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, d := classify(err)
-	if status >= 500 {
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "5")
+	} else if status >= 500 {
 		s.cfg.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	writeJSON(w, status, ErrorBody{Error: d})

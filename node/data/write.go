@@ -24,6 +24,9 @@ var (
 	ErrNotFound = errors.New("data: not found")
 	ErrNotOwner = errors.New("data: not the owner")
 	ErrInvalid  = errors.New("data: invalid write")
+	// ErrHeld is returned by writes while they are held (HoldWrites): at
+	// start, while an owner gets its own ops back from its readers.
+	ErrHeld = errors.New("data: writes held")
 )
 
 // Config configures an Engine.
@@ -50,7 +53,15 @@ type Engine struct {
 	// which run one at a time on the committer goroutine.
 	clock   *crdt.Clock
 	scratch []byte
+	held    atomic.Pointer[string] // why writes are held, nil when they are not
 }
+
+// HoldWrites makes every write fail with ErrHeld and reason until
+// ReleaseWrites.
+func (e *Engine) HoldWrites(reason string) { e.held.Store(&reason) }
+
+// ReleaseWrites ends HoldWrites.
+func (e *Engine) ReleaseWrites() { e.held.Store(nil) }
 
 // New returns an engine over cfg.Store. It recovers the HLC from the heads of
 // the node's own streams so that timestamps never go backwards on restart.
@@ -220,6 +231,9 @@ func invalid(field, rule, format string, args ...any) error {
 
 // check validates w against the current view; everything but the state.
 func (e *Engine) check(w Write) (*intent, error) {
+	if why := e.held.Load(); why != nil {
+		return nil, fmt.Errorf("%w: %s; retry in a few seconds", ErrHeld, *why)
+	}
 	v := e.cfg.Meta.View()
 	ds := v.Dataset(w.Dataset)
 	if ds == nil {

@@ -439,3 +439,35 @@ func (n *testNode) headOf(t *testing.T, dataset, origin string) uint64 {
 	}
 	return h[storage.Stream{Dataset: dataset, Origin: origin}].Seq
 }
+
+// TestOwnerRecoversOwnOps: an owner that lost its store (a new disk, or a
+// backup older than what its readers hold) gets its own ops back from a
+// reader before it writes, so its next write continues its stream instead
+// of reusing a sequence number the reader holds (which the reader would
+// see as a fork).
+func TestOwnerRecoversOwnOps(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{now: time.UnixMilli(1_700_000_000_000)}
+	net, hcm, moh := newPair(t, clk, time.Hour)
+	hcm.write(t, 0, 100, "A")
+	if _, err := moh.r.Pull(ctx, hcm.id); err != nil {
+		t.Fatal(err)
+	}
+	// hcm loses its disk and starts again, same identity, empty store.
+	hcm.st.Close()
+	hcm.fs = vfs.NewMem()
+	hcm.start(t, net, clk, []*testNode{hcm, moh}, time.Hour)
+	if n, reached, err := hcm.r.Recover(ctx); err != nil || n != 100 || reached != 1 {
+		t.Fatalf("recover: %d ops from %d members, %v; want the 100 of its own stream the reader holds", n, reached, err)
+	}
+	hcm.write(t, 100, 101, "B")
+	if got := hcm.head(t, "hcm"); got != 101 {
+		t.Fatalf("the owner's next write is seq %d, want 101", got)
+	}
+	if _, err := moh.r.Pull(ctx, hcm.id); err != nil {
+		t.Fatal(err)
+	}
+	if got := moh.head(t, "hcm"); got != 101 || len(moh.r.Alarms()) > 0 {
+		t.Fatalf("reader at %d with alarms %v, want 101 and none", got, moh.r.Alarms())
+	}
+}
