@@ -134,7 +134,11 @@ func (s *Store) eventListener(log *pebbleLogger) *pebble.EventListener {
 			s.al.raise(fmt.Errorf("%w: %s: %v; %s", ErrCorrupt, info.Path, info.Details, s.al.advice()))
 		},
 		BackgroundError: func(err error) {
-			log.Errorf("background error: %v", err)
+			shown := err
+			if info := pebble.ExtractDataCorruptionInfo(err); info != nil {
+				shown = info.Details // without the carrier's noise
+			}
+			log.Errorf("background error: %v", shown)
 			switch {
 			case pebble.IsCorruptionError(err):
 				s.al.corrupt("in a background compaction or flush", err)

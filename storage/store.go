@@ -114,18 +114,7 @@ type Store struct {
 	maxGroup   int
 }
 
-// Open opens or creates the store in opts.Dir. It starts the committer; call
-// Close to stop it.
-//
-// Open refuses a damaged store with an error wrapping ErrCorrupt that says
-// what is damaged and what to do: a corrupt WAL, SSTable or manifest, a
-// missing manifest marker, a WAL that lost acknowledged writes (see
-// committedFile). It refuses a disk with less than opts.MinFreeBytes free,
-// or full while opening, with ErrDiskFull.
-func Open(opts Options) (*Store, error) {
-	if opts.Dir == "" {
-		return nil, fmt.Errorf("%w: no directory given", ErrInvalid)
-	}
+func (opts Options) withDefaults() Options {
 	if opts.FS == nil {
 		opts.FS = vfs.Default
 	}
@@ -144,6 +133,25 @@ func Open(opts Options) (*Store, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Fatal == nil {
+		opts.Fatal = exitOnFatal(opts.Logger)
+	}
+	return opts
+}
+
+// Open opens or creates the store in opts.Dir. It starts the committer; call
+// Close to stop it.
+//
+// Open refuses a damaged store with an error wrapping ErrCorrupt that says
+// what is damaged and what to do: a corrupt WAL, SSTable or manifest, a
+// missing manifest marker, a WAL that lost acknowledged writes (see
+// committedFile). It refuses a disk with less than opts.MinFreeBytes free,
+// or full while opening, with ErrDiskFull.
+func Open(opts Options) (*Store, error) {
+	if opts.Dir == "" {
+		return nil, fmt.Errorf("%w: no directory given", ErrInvalid)
+	}
+	opts = opts.withDefaults()
 	if err := opts.FS.MkdirAll(opts.Dir, 0o755); err != nil {
 		if isNoSpace(err) {
 			return nil, diskFull(opts.Dir, err)
@@ -164,9 +172,6 @@ func Open(opts Options) (*Store, error) {
 		maxGroup: opts.MaxGroupWrites,
 		giveUp:   make(chan error, 1),
 		onFatal:  opts.Fatal,
-	}
-	if s.onFatal == nil {
-		s.onFatal = exitOnFatal(opts.Logger)
 	}
 	marked, exists, err := readCommitted(s.al, opts.FS, opts.Dir)
 	if err != nil {
