@@ -62,6 +62,7 @@ func (s *Store) Update(ctx context.Context, fn func(*Txn) error) error {
 func (s *Store) commitLoop() {
 	defer s.wg.Done()
 	defer close(s.syncs)
+	defer s.recoverFatal()
 	for {
 		var first *request
 		select {
@@ -203,6 +204,7 @@ func moveHeads(m map[Stream]Head, heads map[string]Head, drops []string) {
 
 func (s *Store) syncLoop() {
 	defer s.wg.Done()
+	defer s.recoverFatal()
 	for g := range s.syncs {
 		err := g.batch.SyncWait()
 		g.batch.Close()

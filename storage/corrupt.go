@@ -71,8 +71,8 @@ func (a *alarm) guard(key []byte, errp *error) {
 // panicked is the cause of a panic recovered from Pebble: Fatalf's error,
 // or what Pebble panicked with.
 func panicked(r any) error {
-	if err, ok := r.(error); ok {
-		return err
+	if f, ok := r.(fatalPanic); ok {
+		return f.cause
 	}
 	return fmt.Errorf("pebble panicked: %v", r)
 }

@@ -82,8 +82,9 @@ func (p *pebbleLogger) Fatalf(format string, args ...any) {
 }
 
 // pebbleFatal handles Pebble's Fatalf. The store fails (every write returns
-// the error). Called within a call to the store (a read), it panics, which
-// the entry point's guard turns into an error. On one of Pebble's own
+// the error). Called within a call to the store, it panics with a
+// fatalPanic: a read's guard turns it into the read's error, the committer
+// hands it to Options.Fatal (see recoverFatal). On one of Pebble's own
 // goroutines (a flush, a compaction) nothing can recover: while Open waits
 // for Pebble, Open returns the error and the goroutine is parked for good
 // (Pebble is abandoned); later it calls Options.Fatal.
@@ -95,7 +96,7 @@ func (s *Store) pebbleFatal(msg string, args []any) {
 		err = diskFull(s.al.dir, cause)
 	}
 	if inStorageCall() {
-		panic(cause)
+		panic(fatalPanic{cause: cause, err: err})
 	}
 	select {
 	case s.giveUp <- err:
@@ -105,6 +106,26 @@ func (s *Store) pebbleFatal(msg string, args []any) {
 		s.onFatal(err)
 	}
 	select {} // Options.Fatal must not return; if it does, stop here.
+}
+
+// fatalPanic is what pebbleFatal panics with: cause for a read's error, err
+// for Options.Fatal.
+type fatalPanic struct{ cause, err error }
+
+// recoverFatal, deferred by the committer's goroutines, hands a Fatalf of
+// Pebble's met there (its commit pipeline broke) to Options.Fatal: no caller
+// can take it as an error. Any other panic goes on.
+func (s *Store) recoverFatal() {
+	r := recover()
+	if r == nil {
+		return
+	}
+	f, ok := r.(fatalPanic)
+	if !ok {
+		panic(r)
+	}
+	s.onFatal(f.err)
+	select {}
 }
 
 // storageFuncs prefixes the names of this package's functions.

@@ -56,6 +56,28 @@ func (r fatalReader) Get(key []byte) ([]byte, io.Closer, error) {
 // Options.Fatal's, wrapping ErrDiskFull when the disk is full. Either way
 // the store refuses writes from then on.
 func TestPebbleFatal(t *testing.T) {
+	t.Run("in a commit", func(t *testing.T) {
+		// The committer is parked for good by the hook: the store is
+		// left open.
+		fatal := make(chan error, 1)
+		s, err := Open(Options{Dir: "db", FS: vfs.NewMem(), Fatal: func(err error) { fatal <- err; select {} }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		log := newPebbleLogger(slog.New(slog.DiscardHandler), s.pebbleFatal)
+		go s.Update(t.Context(), func(*Txn) error {
+			log.Fatalf("pebble: fatal commit error: %v", errors.New("horked"))
+			return nil
+		})
+		select {
+		case err := <-fatal:
+			if !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "fatal commit error: horked") {
+				t.Fatalf("Options.Fatal got %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Options.Fatal not called for a Fatalf on the committer")
+		}
+	})
 	for _, bg := range []bool{false, true} {
 		t.Run(map[bool]string{false: "in a read", true: "in the background"}[bg], func(t *testing.T) {
 			fatal := make(chan error, 1)
