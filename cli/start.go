@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 
@@ -59,7 +60,7 @@ func newLogger(io *IO, level string) (*slog.Logger, error) {
 // listens.
 func serve(ctx context.Context, cfg node.Config, opts node.Options, ready func(*node.Node) error) error {
 	logger := opts.Logger
-	n, err := node.New(cfg, opts)
+	n, err := openNode(ctx, cfg, opts)
 	if err != nil {
 		return err
 	}
@@ -77,4 +78,30 @@ func serve(ctx context.Context, cfg node.Config, opts node.Options, ready func(*
 	err = n.Serve(ctx, l)
 	logger.Info("node stopped", "name", cfg.Name)
 	return err
+}
+
+// openNode is node.New, given up when ctx ends first (SIGTERM while the
+// store replays a long WAL, or is stuck on a failing disk): the node, if it
+// opens later, is closed.
+func openNode(ctx context.Context, cfg node.Config, opts node.Options) (*node.Node, error) {
+	type opened struct {
+		n   *node.Node
+		err error
+	}
+	done := make(chan opened, 1)
+	go func() {
+		n, err := node.New(cfg, opts)
+		done <- opened{n, err}
+	}()
+	select {
+	case o := <-done:
+		return o.n, o.err
+	case <-ctx.Done():
+		go func() {
+			if o := <-done; o.n != nil {
+				o.n.Close()
+			}
+		}()
+		return nil, fmt.Errorf("interrupted while opening the node in %s: %w", cfg.Dir, context.Cause(ctx))
+	}
 }

@@ -1,6 +1,8 @@
 package node
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"os"
@@ -21,12 +23,25 @@ func LoadIdentity(dir string) (crypto.PrivKey, peer.ID, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	damaged := func(why string) error {
+		return fmt.Errorf("%w: identity key %s is damaged: %s; restore it from a backup of this node "+
+			"(a new key is a new peer ID, which the federation must admit as a new member)", ErrConfig, path, why)
+	}
 	key, err := crypto.UnmarshalPrivateKey(b)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: %s: %w", ErrConfig, path, err)
+		return nil, "", damaged(err.Error())
 	}
 	if key.Type() != crypto.Ed25519 {
-		return nil, "", fmt.Errorf("%w: %s: key type %v, want Ed25519", ErrConfig, path, key.Type())
+		return nil, "", damaged(fmt.Sprintf("key type %v, want Ed25519", key.Type()))
+	}
+	// The key holds its seed and its public key: a changed byte in either
+	// makes them disagree, and every signature it made would fail.
+	raw, err := key.Raw()
+	if err != nil {
+		return nil, "", damaged(err.Error())
+	}
+	if !bytes.Equal(ed25519.NewKeyFromSeed(raw[:ed25519.SeedSize]).Public().(ed25519.PublicKey), raw[ed25519.SeedSize:]) {
+		return nil, "", damaged("its public half does not match its private half")
 	}
 	id, err := peer.IDFromPrivateKey(key)
 	return key, id, err

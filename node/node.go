@@ -119,6 +119,9 @@ func New(cfg Config, opts Options) (*Node, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lienthong_storage_changes", Help: "Durable entries in the change feed.",
 		}, func() float64 { return float64(st.Durable()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "lienthong_storage_corrupt_reads_total", Help: "Reads that met corrupt data on disk since the node started; status alarms say where.",
+		}, func() float64 { return float64(st.Corruptions()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lienthong_meta_index", Help: "Metadata index applied on this node.",
 		}, func() float64 { return float64(n.meta.View().Index) }))
@@ -206,7 +209,8 @@ type Status struct {
 	Peers       []PeerStatus                `json:"peers,omitempty"`
 	Quarantined []replica.QuarantinedStream `json:"quarantined,omitempty"`
 	// Lag is, per dataset and reader, the ops the reader lacked at its last
-	// pull from this node; Alarms are frozen streams (forks) and the like.
+	// pull from this node; Alarms are frozen streams (forks), corrupt data on
+	// disk (storage.Store.Corruption) and the like.
 	Lag    []replica.ReaderLag `json:"lag,omitempty"`
 	Alarms []string            `json:"alarms,omitempty"`
 }
@@ -297,6 +301,9 @@ func (n *Node) Status() Status {
 			s.Lag = n.fed.replica.Lag()
 			s.Alarms = n.fed.replica.Alarms()
 		}
+	}
+	if err := n.store.Corruption(); err != nil {
+		s.Alarms = append(s.Alarms, err.Error())
 	}
 	heads, err := n.store.Heads("")
 	if err != nil {

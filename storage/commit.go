@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"strings"
 
@@ -23,6 +24,7 @@ type group struct {
 	batch      *pebble.Batch
 	reqs       []*request
 	lastChange uint64
+	commit     uint64          // the commit counter this group wrote
 	heads      map[string]Head // moved by the group, by head key
 	drops      []string        // head key prefixes of datasets dropped
 }
@@ -60,6 +62,7 @@ func (s *Store) Update(ctx context.Context, fn func(*Txn) error) error {
 func (s *Store) commitLoop() {
 	defer s.wg.Done()
 	defer close(s.syncs)
+	defer s.recoverFatal()
 	for {
 		var first *request
 		select {
@@ -148,7 +151,7 @@ func (g *building) commit() {
 	s.mu.Lock()
 	moveHeads(s.mu.applied, g.dirty, g.drops)
 	s.mu.Unlock()
-	s.syncs <- &group{batch: b, reqs: g.reqs, lastChange: s.nextChange - 1, heads: g.dirty, drops: g.drops}
+	s.syncs <- &group{batch: b, reqs: g.reqs, lastChange: s.nextChange - 1, commit: s.commits, heads: g.dirty, drops: g.drops}
 }
 
 // apply writes the group's heads and applies its batch; false if there is
@@ -169,6 +172,8 @@ func (g *building) apply() bool {
 	if b.Empty() {
 		return false
 	}
+	s.commits++
+	b.Set(commitKey, binary.BigEndian.AppendUint64(nil, s.commits), nil)
 	if err := s.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
 		s.fail(err)
 		for _, r := range g.reqs {
@@ -199,6 +204,7 @@ func moveHeads(m map[Stream]Head, heads map[string]Head, drops []string) {
 
 func (s *Store) syncLoop() {
 	defer s.wg.Done()
+	defer s.recoverFatal()
 	for g := range s.syncs {
 		err := g.batch.SyncWait()
 		g.batch.Close()
@@ -206,6 +212,11 @@ func (s *Store) syncLoop() {
 			s.fail(err)
 			ack(g.reqs, *s.failed.Load())
 		} else {
+			// The group is durable whatever happens to the marker; a
+			// marker that cannot be written is a disk failing.
+			if err := s.committed.write(g.commit); err != nil {
+				s.fail(fmt.Errorf("record group commit %d in %s: %w", g.commit, committedFile, err))
+			}
 			s.durable.Store(g.lastChange)
 			s.mu.Lock()
 			moveHeads(s.mu.synced, g.heads, g.drops)
@@ -224,12 +235,20 @@ func (s *Store) syncLoop() {
 	}
 }
 
-// fail puts the store in the failed state after a disk error.
-func (s *Store) fail(cause error) {
+// fail puts the store in the failed state after a disk error; a full disk
+// also makes it ErrDiskFull.
+func (s *Store) fail(cause error) { s.failNoSpace(cause, isNoSpace(cause)) }
+
+// failNoSpace is fail for a cause that does not carry ENOSPC itself.
+func (s *Store) failNoSpace(cause error, noSpace bool) error {
 	err := fmt.Errorf("%w: %v", ErrFailed, cause)
-	if s.failed.CompareAndSwap(nil, &err) {
-		s.logger.Error("storage write failed; refusing further writes", "err", cause)
+	if noSpace {
+		err = fmt.Errorf("%w: %w at %s: %v", ErrFailed, ErrDiskFull, s.al.dir, cause)
 	}
+	if s.failed.CompareAndSwap(nil, &err) {
+		s.logger.Error("storage write failed; refusing further writes", "err", cause.Error())
+	}
+	return err
 }
 
 // ack completes requests with err, except those whose function failed.
@@ -262,7 +281,7 @@ func (tx *Txn) get(key []byte) ([]byte, error) {
 	if i, ok := tx.overlay[string(key)]; ok {
 		return tx.writes[i].v, nil
 	}
-	return get(tx.b, key)
+	return tx.s.al.get(tx.b, key)
 }
 
 func (tx *Txn) set(key, value []byte) {
@@ -319,7 +338,7 @@ func (tx *Txn) State(typ, key, dataset string) (*crdt.State, error) {
 	}
 	st, err := crdt.DecodeState(b)
 	if err != nil {
-		return nil, fmt.Errorf("storage: entity %s/%s in %s: %w", typ, key, dataset, err)
+		return nil, tx.s.al.corrupt(describe(entityKey(typ, key, dataset)), err)
 	}
 	return st, nil
 }
@@ -333,7 +352,7 @@ func (tx *Txn) Head(dataset, origin string) (Head, error) {
 	if h, ok := tx.s.heads[k]; ok {
 		return h, nil
 	}
-	b, err := get(tx.b, []byte(k))
+	b, err := tx.s.al.get(tx.b, []byte(k))
 	if err == ErrNotFound {
 		return Head{}, nil
 	}
@@ -341,10 +360,11 @@ func (tx *Txn) Head(dataset, origin string) (Head, error) {
 		return Head{}, err
 	}
 	h, err := decodeHead(b)
-	if err == nil {
-		tx.s.heads[k] = h
+	if err != nil {
+		return Head{}, tx.s.al.corrupt(describe([]byte(k)), err)
 	}
-	return h, err
+	tx.s.heads[k] = h
+	return h, nil
 }
 
 // Append logs op at the end of its stream, stores st as the entity's new

@@ -28,18 +28,14 @@ type Snapshot struct {
 // synced (it waits for at most the group commit in flight).
 func (s *Store) DurableSnapshot(ctx context.Context) (*Snapshot, error) {
 	snap := s.db.NewSnapshot()
-	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: []byte{tableChange}, UpperBound: []byte{tableChange + 1}})
+	k, err := s.lastKey(snap, []byte{tableChange})
 	if err != nil {
 		snap.Close()
-		return nil, fmt.Errorf("storage: %w", err)
+		return nil, err
 	}
 	var last uint64
-	if it.Last() {
-		last = binary.BigEndian.Uint64(it.Key()[1:])
-	}
-	if err := errors.Join(it.Error(), it.Close()); err != nil {
-		snap.Close()
-		return nil, fmt.Errorf("storage: %w", err)
+	if k != nil {
+		last = binary.BigEndian.Uint64(k[1:])
 	}
 	if last > 0 {
 		if err := s.WaitDurable(ctx, last-1); err != nil {
@@ -47,7 +43,7 @@ func (s *Store) DurableSnapshot(ctx context.Context) (*Snapshot, error) {
 			return nil, err
 		}
 	}
-	return &Snapshot{reads: reads{snap}, snap: snap}, nil
+	return &Snapshot{reads: reads{snap, s.al}, snap: snap}, nil
 }
 
 // Close releases the snapshot.
@@ -60,34 +56,44 @@ func floorKey(dataset, origin string) []byte {
 // Floor returns the floor of stream (dataset, origin): the seq below which
 // (inclusive) its ops are no longer held; 0 if its whole history is here.
 func (s reads) Floor(dataset, origin string) (uint64, error) {
-	b, err := get(s.r, floorKey(dataset, origin))
+	k := floorKey(dataset, origin)
+	b, err := s.al.get(s.r, k)
 	if errors.Is(err, ErrNotFound) {
 		return 0, nil
 	}
 	if err != nil {
 		return 0, err
 	}
-	return decodeFloor(b)
+	f, err := decodeFloor(b)
+	if err != nil {
+		return 0, s.al.corrupt(describe(k), err)
+	}
+	return f, nil
 }
 
 func decodeFloor(b []byte) (uint64, error) {
 	f, n := binary.Uvarint(b)
 	if n <= 0 || n != len(b) {
-		return 0, fmt.Errorf("storage: corrupt floor")
+		return 0, errors.New("corrupt floor")
 	}
 	return f, nil
 }
 
 // Floor returns the floor of stream (dataset, origin) as this Txn sees it.
 func (tx *Txn) Floor(dataset, origin string) (uint64, error) {
-	b, err := tx.get(floorKey(dataset, origin))
+	k := floorKey(dataset, origin)
+	b, err := tx.get(k)
 	if errors.Is(err, ErrNotFound) || err == nil && b == nil {
 		return 0, nil
 	}
 	if err != nil {
 		return 0, err
 	}
-	return decodeFloor(b)
+	f, err := decodeFloor(b)
+	if err != nil {
+		return 0, tx.s.al.corrupt(describe(k), err)
+	}
+	return f, nil
 }
 
 // Truncate drops the ops of stream (dataset, origin) up to seq upTo and

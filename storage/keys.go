@@ -14,6 +14,7 @@ const (
 	tableChange = 'c' // c applyseq(8, BE)               -> Change
 	tableLocal  = 'l' // l name                          -> node-local value
 	tableFloor  = 'f' // f dataset 0 origin              -> floor of the stream's op log (uvarint)
+	tableCommit = 'g' // g                               -> commit counter: groups committed (8, BE)
 )
 
 const sep = 0

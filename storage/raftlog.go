@@ -29,8 +29,14 @@ func raftStableKey(key []byte) []byte {
 }
 
 // ErrCorruptRaftLog is wrapped by the error GetLog returns for an entry whose
-// stored bytes do not decode; the message names the index.
-var ErrCorruptRaftLog = errors.New("storage: corrupt raft log entry")
+// stored bytes do not decode; the message names the index. errors.Is(err,
+// ErrCorrupt) is true.
+var ErrCorruptRaftLog error = corruptRaftLog{}
+
+type corruptRaftLog struct{}
+
+func (corruptRaftLog) Error() string        { return "storage: corrupt raft log entry" }
+func (corruptRaftLog) Is(target error) bool { return target == ErrCorrupt }
 
 // errRaftNotFound is what the StableStore returns for a missing key. Raft
 // (NewRaft, HasExistingState, vote handling) recognises a missing term or
@@ -98,13 +104,15 @@ func (r *RaftStore) bounds() (first, last uint64, err error) {
 
 // seek returns the index of the first log key at or after index, or with
 // reverse the last at or before it; 0 if there is none.
-func (r *RaftStore) seek(index uint64, reverse bool) (uint64, error) {
+func (r *RaftStore) seek(index uint64, reverse bool) (_ uint64, err error) {
 	if err := r.closed(); err != nil {
 		return 0, err
 	}
-	it, err := r.s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{tableRaftLog}, UpperBound: []byte{tableRaftLog + 1}})
+	prefix := []byte{tableRaftLog}
+	defer r.s.al.guard(prefix, &err)
+	it, err := r.s.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
-		return 0, fmt.Errorf("storage: raft log: %w", err)
+		return 0, r.s.al.check(prefix, err)
 	}
 	defer it.Close()
 	var ok bool
@@ -119,13 +127,15 @@ func (r *RaftStore) seek(index uint64, reverse bool) (uint64, error) {
 	}
 	if !ok {
 		if err := it.Error(); err != nil {
-			return 0, fmt.Errorf("storage: raft log: %w", err)
+			return 0, r.s.al.check(prefix, err)
 		}
 		return 0, nil
 	}
 	k := it.Key()
 	if len(k) != 9 {
-		return 0, fmt.Errorf("%w: malformed key %x", ErrCorruptRaftLog, k)
+		err := fmt.Errorf("%w: malformed key %x", ErrCorruptRaftLog, k)
+		r.s.al.raise(err)
+		return 0, err
 	}
 	return binary.BigEndian.Uint64(k[1:]), nil
 }
@@ -166,14 +176,18 @@ func (r *RaftStore) GetLog(index uint64, log *raft.Log) error {
 	if err := r.closed(); err != nil {
 		return err
 	}
-	b, err := get(r.s.db, raftLogKey(index))
+	b, err := r.s.al.get(r.s.db, raftLogKey(index))
 	if errors.Is(err, ErrNotFound) {
 		return raft.ErrLogNotFound
 	}
 	if err != nil {
 		return fmt.Errorf("storage: raft log %d: %w", index, err)
 	}
-	return decodeRaftLog(index, b, log)
+	if err := decodeRaftLog(index, b, log); err != nil {
+		r.s.al.raise(err)
+		return err
+	}
+	return nil
 }
 
 // StoreLog stores one entry, synced.
@@ -316,7 +330,7 @@ func (r *RaftStore) Get(key []byte) ([]byte, error) {
 	if err := r.closed(); err != nil {
 		return nil, err
 	}
-	v, err := get(r.s.db, raftStableKey(key))
+	v, err := r.s.al.get(r.s.db, raftStableKey(key))
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrRaftKeyNotFound
 	}

@@ -239,6 +239,9 @@ func TestRaftStoreLogSingleAndErrors(t *testing.T) {
 	if !errors.Is(err, ErrCorruptRaftLog) || err.Error() != "storage: corrupt raft log entry 4: data length 9 exceeds the 1 bytes left" {
 		t.Fatalf("corrupt entry: %v", err)
 	}
+	if !errors.Is(err, ErrCorrupt) || !errors.Is(s.Corruption(), ErrCorrupt) {
+		t.Fatalf("corrupt entry: %v, alarm %v; want both ErrCorrupt", err, s.Corruption())
+	}
 
 	s.Close()
 	if err := r.StoreLog(raftEntry(5)); !errors.Is(err, ErrClosed) {
