@@ -85,6 +85,11 @@ func classify(err error) (int, ErrorDetail) {
 	case errors.Is(err, control.ErrNoQuorum):
 		d.Code = "no_quorum"
 		return http.StatusServiceUnavailable, d
+	case errors.Is(err, storage.ErrCorrupt):
+		// Not "internal": the message says what is damaged and what to do
+		// (docs/operations.md, "Damaged storage"); the node serves the rest.
+		d.Code = "corrupt"
+		return http.StatusInternalServerError, d
 	case errors.Is(err, storage.ErrFailed), errors.Is(err, storage.ErrClosed):
 		d.Code = "unavailable"
 		return http.StatusServiceUnavailable, d
