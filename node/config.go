@@ -22,6 +22,8 @@ const (
 	IdentityFile   = "identity.key"
 	AdminTokenFile = "admin.token"
 	DataDir        = "data"
+	// AddressesFile is written by a running node: see Addresses.
+	AddressesFile = "addresses.json"
 )
 
 // ErrConfig is wrapped by every configuration error.

@@ -3,10 +3,10 @@ package node
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -148,12 +148,25 @@ func (n *Node) Handler() http.Handler { return n.handler }
 // PeerID returns the node's libp2p peer ID.
 func (n *Node) PeerID() string { return n.peerID }
 
-// Serve serves the API on l until ctx ends, then shuts down gracefully.
+// Serve serves the API on l (from ListenAPI) until ctx ends, then shuts
+// down gracefully. Once serving it writes the addresses the node bound to
+// AddressesFile in its directory, and removes the file when it returns.
 func (n *Node) Serve(ctx context.Context, l net.Listener) error {
 	srv := &http.Server{Handler: n.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(n.logger.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
+	api := l.Addr().String()
+	if n.fed != nil {
+		n.fed.api.Store(&api)
+	}
+	addrs := n.addresses(api)
+	if err := writeAddresses(n.cfg.Dir, addrs); err != nil {
+		l.Close()
+		return err
+	}
+	defer os.Remove(filepath.Join(n.cfg.Dir, AddressesFile))
 	go func() { errc <- srv.Serve(l) }()
-	n.logger.Info("api listening", "addr", l.Addr().String(), "name", n.cfg.Name, "peer_id", n.peerID)
+	n.logger.Info("api listening", "addr", api, "name", n.cfg.Name, "peer_id", n.peerID,
+		"p2p", strings.Join(addrs.P2P, ","), "gossip", addrs.Gossip, "addresses_file", filepath.Join(n.cfg.Dir, AddressesFile))
 	select {
 	case err := <-errc:
 		return err
@@ -170,14 +183,16 @@ func (n *Node) Serve(ctx context.Context, l net.Listener) error {
 	return nil
 }
 
-// Listen opens the API's configured listener.
-func (n *Node) Listen() (net.Listener, error) {
-	l, err := net.Listen("tcp", n.cfg.API.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("api: listen on %s: %w (is another node running? change api.listen in %s)",
-			n.cfg.API.Listen, err, filepath.Join(n.cfg.Dir, ConfigFile))
+// addresses reports what the node bound, its API at api.
+func (n *Node) addresses(api string) Addresses {
+	a := Addresses{PID: os.Getpid(), Name: n.cfg.Name, PeerID: n.peerID, API: api}
+	if n.fed != nil {
+		for _, m := range n.fed.addrs() {
+			a.P2P = append(a.P2P, m+"/p2p/"+n.peerID)
+		}
+		a.Gossip = n.fed.gossipAddr
 	}
-	return l, nil
+	return a
 }
 
 // Close stops the control plane and closes the store. Call it after Serve
