@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -206,7 +207,8 @@ func unpinned(a node.Addresses) node.Addresses {
 func startPinned(dir string, out io.Writer, prev node.Addresses, args ...string) (*exec.Cmd, chan struct{}, node.Addresses, error) {
 	cmd, done, a, err := launch(dir, out, args...)
 	if errors.Is(err, errExitedAtStart) && prev.API != "" {
-		// Perhaps it could not bind its pinned ports.
+		// Perhaps it could not bind its pinned ports (see
+		// TestStartFailsOnTakenAddress): pick new ones.
 		if err := pinAddrs(dir, unpinned(prev)); err != nil {
 			return nil, nil, a, err
 		}
@@ -421,4 +423,52 @@ func TestDemo(t *testing.T) {
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// TestStartFailsOnTakenAddress: `start` on an address another process holds
+// exits non-zero at once, naming the address, its setting and what to do,
+// for each of the API, libp2p and gossip.
+func TestStartFailsOnTakenAddress(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ndc")
+	mustRun(t, nil, "init", "--dir", dir, "--name", "ndc", "--seed", "--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--gossip", "127.0.0.1:0")
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+	_, port, _ := net.SplitHostPort(addr)
+	free := node.Addresses{API: "127.0.0.1:0", P2P: []string{"/ip4/127.0.0.1/tcp/0"}, Gossip: "127.0.0.1:0"}
+	for _, tc := range []struct {
+		key  string
+		conf func(a *node.Addresses)
+	}{
+		{"api.listen", func(a *node.Addresses) { a.API = addr }},
+		{"p2p.listen", func(a *node.Addresses) { a.P2P = []string{"/ip4/127.0.0.1/tcp/" + port} }},
+		{"gossip.listen", func(a *node.Addresses) { a.Gossip = addr }},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			a := free
+			tc.conf(&a)
+			if err := pinAddrs(dir, a); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, lienthongBinary(t), "start", "--dir", dir, "--bootstrap")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			if ctx.Err() != nil {
+				t.Fatalf("start with %s on a taken port still ran after 30s:\n%s", tc.key, stderr.String())
+			}
+			msg := stderr.String()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(msg, tc.key+" ") || !strings.Contains(msg, port) ||
+				!strings.Contains(msg, "address already in use") || !strings.Contains(msg, "stop that process, or set "+tc.key) {
+				t.Fatalf("start with %s on a taken port: %v\n%s", tc.key, err, msg)
+			}
+			t.Logf("%s", strings.TrimSpace(msg))
+		})
+	}
 }

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -68,4 +69,81 @@ func TestServeWritesAddresses(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(hcm.cfg.Dir, AddressesFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("addresses file after a clean stop: %v", err)
 	}
+}
+
+// TestBindFailsFast: an address in use stops the node at start with ErrBind,
+// naming the setting and the address.
+func TestBindFailsFast(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+	_, port, _ := net.SplitHostPort(addr)
+	for _, tc := range []struct {
+		key string
+		set func(*Config)
+	}{
+		{"api.listen", func(c *Config) { c.API.Listen = addr }},
+		{"p2p.listen", func(c *Config) { c.P2P.Listen = []string{"/ip4/127.0.0.1/udp/0/quic-v1", "/ip4/127.0.0.1/tcp/" + port} }},
+		{"gossip.listen", func(c *Config) { c.Gossip.Listen = addr }},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "n")
+			cfg := DefaultConfig("n")
+			cfg.Role = "seed"
+			cfg.API.Listen, cfg.P2P.Listen, cfg.Gossip.Listen = "127.0.0.1:0", []string{"/ip4/127.0.0.1/tcp/0"}, "127.0.0.1:0"
+			tc.set(&cfg)
+			if _, err := Init(dir, cfg); err != nil {
+				t.Fatal(err)
+			}
+			if cfg, err = LoadConfig(dir); err != nil {
+				t.Fatal(err)
+			}
+			if tc.key == "api.listen" {
+				_, err = ListenAPI(cfg)
+			} else {
+				var n *Node
+				if n, err = New(cfg, Options{Bootstrap: true, FastTimers: true}); err == nil {
+					n.Close()
+				}
+			}
+			msg := fmt.Sprint(err)
+			if !errors.Is(err, ErrBind) || !strings.Contains(msg, tc.key) || !strings.Contains(msg, port) ||
+				!strings.Contains(msg, "another process holds it") {
+				t.Fatalf("start with %s on a taken port: %v; want ErrBind naming %s, port %s and what to do", tc.key, err, tc.key, port)
+			}
+		})
+	}
+}
+
+// TestBindReleasedOnFailure: a node that failed to bind one address
+// releases what it had opened (its store, its other sockets), so that a
+// start with a corrected config succeeds.
+func TestBindReleasedOnFailure(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	_, port, _ := net.SplitHostPort(taken.Addr().String())
+	dir := filepath.Join(t.TempDir(), "n")
+	cfg := DefaultConfig("n")
+	cfg.Role = "seed"
+	cfg.API.Listen, cfg.Gossip.Listen = "127.0.0.1:0", "127.0.0.1:0"
+	cfg.P2P.Listen = []string{"/ip4/127.0.0.1/tcp/" + port}
+	if _, err := Init(dir, cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ = LoadConfig(dir)
+	if _, err := New(cfg, Options{Bootstrap: true}); !errors.Is(err, ErrBind) {
+		t.Fatalf("start on a taken p2p port: %v", err)
+	}
+	cfg.P2P.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
+	n, err := New(cfg, Options{Bootstrap: true, FastTimers: true})
+	if err != nil {
+		t.Fatalf("second start with a free port: %v", err)
+	}
+	n.Close()
 }

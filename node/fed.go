@@ -102,6 +102,10 @@ func startFederation(cfg Config, opts Options, key crypto.PrivKey, id peer.ID, s
 	h, err := transport.NewHost(transport.HostConfig{Key: key, ListenAddrs: cfg.P2P.Listen, Gater: f.gater, Logger: opts.Logger})
 	if err != nil {
 		sock.Close()
+		var le *transport.ListenError
+		if errors.As(err, &le) {
+			return nil, bindError(cfg, "p2p.listen", le.Addr, err)
+		}
 		return nil, err
 	}
 	f.host = h
