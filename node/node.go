@@ -61,6 +61,7 @@ type Node struct {
 	fed      *federation // nil for a single-node federation
 	engine   *data.Engine
 	handler  http.Handler
+	conns    *api.ConnLimiter
 	registry *prometheus.Registry
 	started  time.Time
 }
@@ -123,9 +124,10 @@ func New(cfg Config, opts Options) (*Node, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lienthong_meta_index", Help: "Metadata index applied on this node.",
 		}, func() float64 { return float64(n.meta.View().Index) }))
+	n.conns = api.NewConnLimiter(cfg.API.MaxConnections, cfg.API.MaxConnectionsPerIP, n.registry)
 	n.handler = api.New(api.Config{
 		Engine: n.engine, Meta: n.meta, Tokens: api.NewTokens(cfg.API.Tokens),
-		MaxBodyBytes: cfg.API.MaxBodyBytes, Status: func() any { return n.Status() }, MetaStatus: func() any { return n.MetaStatus() },
+		MaxBodyBytes: cfg.API.MaxBodyBytes, WriteTimeout: cfg.API.WriteTimeout, Status: func() any { return n.Status() }, MetaStatus: func() any { return n.MetaStatus() },
 		Verify:   func(ctx context.Context, peer, dataset string) (any, error) { return n.Verify(ctx, peer, dataset) },
 		Registry: n.registry, Logger: opts.Logger,
 	})
@@ -149,10 +151,15 @@ func (n *Node) Handler() http.Handler { return n.handler }
 func (n *Node) PeerID() string { return n.peerID }
 
 // Serve serves the API on l (from ListenAPI) until ctx ends, then shuts
-// down gracefully. Once serving it writes the addresses the node bound to
-// AddressesFile in its directory, and removes the file when it returns.
+// down gracefully, with the configured timeouts and connection caps. Once
+// serving it writes the addresses the node bound to AddressesFile in its
+// directory, and removes the file when it returns.
 func (n *Node) Serve(ctx context.Context, l net.Listener) error {
-	srv := &http.Server{Handler: n.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(n.logger.Handler(), slog.LevelWarn)}
+	c := n.cfg.API
+	srv := &http.Server{Handler: n.handler,
+		ReadHeaderTimeout: min(10*time.Second, c.ReadTimeout), ReadTimeout: c.ReadTimeout,
+		WriteTimeout: c.WriteTimeout, IdleTimeout: c.IdleTimeout,
+		ErrorLog: slog.NewLogLogger(n.logger.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	api := l.Addr().String()
 	if n.fed != nil {
@@ -164,7 +171,7 @@ func (n *Node) Serve(ctx context.Context, l net.Listener) error {
 		return err
 	}
 	defer os.Remove(filepath.Join(n.cfg.Dir, AddressesFile))
-	go func() { errc <- srv.Serve(l) }()
+	go func() { errc <- srv.Serve(n.conns.Listener(l)) }()
 	n.logger.Info("api listening", "addr", api, "name", n.cfg.Name, "peer_id", n.peerID,
 		"p2p", strings.Join(addrs.P2P, ","), "gossip", addrs.Gossip, "addresses_file", filepath.Join(n.cfg.Dir, AddressesFile))
 	select {

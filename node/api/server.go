@@ -23,6 +23,12 @@ type Config struct {
 	Tokens *Tokens
 	// MaxBodyBytes caps request bodies; zero means 16 MiB.
 	MaxBodyBytes int64
+	// WriteTimeout bounds each write of an answer: the connection's write
+	// deadline is moved this far ahead as the answer is written, so a long
+	// answer (an export, a stream of changes) lasts as long as the client
+	// keeps reading it, and a client that stops reading is cut off. Zero
+	// leaves the server's deadline alone.
+	WriteTimeout time.Duration
 	// Status returns the body of GET /v1/status; MetaStatus that of
 	// GET /v1/meta (the control plane as this node sees it).
 	Status     func() any
@@ -111,10 +117,16 @@ func New(cfg Config) http.Handler {
 	return mux
 }
 
-// statusRecorder remembers the status code for metrics.
+// statusRecorder remembers the status code for metrics and keeps the write
+// deadline ahead of the writes. (Reads need no such care: net/http lifts the
+// read deadline once the request is read.)
 type statusRecorder struct {
 	http.ResponseWriter
 	code int
+
+	rc       *http.ResponseController
+	timeout  time.Duration // zero: no deadline to move
+	extended time.Time     // when the deadline was last moved
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -122,9 +134,31 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.extend(false)
+	return s.ResponseWriter.Write(b)
+}
+
 func (s *statusRecorder) Flush() {
+	s.extend(false)
 	if f, ok := s.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// extend moves the write deadline timeout ahead, unless it was moved less
+// than an eighth of it ago (or now is set).
+func (s *statusRecorder) extend(now bool) {
+	if s.timeout <= 0 {
+		return
+	}
+	t := time.Now()
+	if now || t.Sub(s.extended) > s.timeout/8 {
+		s.rc.SetWriteDeadline(t.Add(s.timeout))
+		s.extended = t
 	}
 }
 
@@ -132,8 +166,9 @@ func (s *statusRecorder) Flush() {
 func (s *server) wrap(route string, need Role, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout}
 		defer func() {
+			rec.extend(true) // for what the server writes after the handler
 			s.requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
 			s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 		}()
