@@ -127,7 +127,7 @@ func New(cfg Config, opts Options) (*Node, error) {
 	n.conns = api.NewConnLimiter(cfg.API.MaxConnections, cfg.API.MaxConnectionsPerIP, n.registry)
 	n.handler = api.New(api.Config{
 		Engine: n.engine, Meta: n.meta, Tokens: api.NewTokens(cfg.API.Tokens),
-		MaxBodyBytes: cfg.API.MaxBodyBytes, WriteTimeout: cfg.API.WriteTimeout, Status: func() any { return n.Status() }, MetaStatus: func() any { return n.MetaStatus() },
+		MaxBodyBytes: cfg.API.MaxBodyBytes, WriteTimeout: cfg.API.WriteTimeout, Health: st.Err, Status: func() any { return n.Status() }, MetaStatus: func() any { return n.MetaStatus() },
 		Verify:   func(ctx context.Context, peer, dataset string) (any, error) { return n.Verify(ctx, peer, dataset) },
 		Registry: n.registry, Logger: opts.Logger,
 	})

@@ -33,6 +33,10 @@ type Config struct {
 	// GET /v1/meta (the control plane as this node sees it).
 	Status     func() any
 	MetaStatus func() any
+	// Health reports why the node cannot work (e.g. its store failed after
+	// a disk error), or nil; GET /healthz answers 503 with the reason while
+	// it is not nil. Nil means always healthy.
+	Health func() error
 	// Verify compares dataset digests with peers (GET /v1/verify); nil
 	// answers 400 (a single node has nothing to compare).
 	Verify func(ctx context.Context, peer, dataset string) (any, error)
@@ -109,6 +113,12 @@ func New(cfg Config) http.Handler {
 	route("GET /v1/status", RoleRead, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, cfg.Status()) })
 	route("GET /metrics", RoleRead, promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}).ServeHTTP)
 	route("GET /healthz", RoleNone, func(w http.ResponseWriter, r *http.Request) {
+		if cfg.Health != nil {
+			if err := cfg.Health(); err != nil {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "failed", "reason": err.Error()})
+				return
+			}
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.Handle("/", s.wrap("other", RoleNone, func(w http.ResponseWriter, r *http.Request) {
