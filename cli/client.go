@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -49,6 +50,14 @@ func (c *clientFlags) client(io *IO) (*Client, error) {
 		}
 		if base == "" {
 			base = "http://" + cfg.API.Listen
+			if _, port, _ := net.SplitHostPort(cfg.API.Listen); port == "0" {
+				// The node picked its port: it wrote it down.
+				a, err := node.ReadAddresses(c.dir)
+				if err != nil {
+					return nil, fmt.Errorf("api.listen has port 0, so the API's port is known only to the running node: %w", err)
+				}
+				base = "http://" + a.API
+			}
 		}
 		if token == "" {
 			b, err := os.ReadFile(filepath.Join(c.dir, node.AdminTokenFile))

@@ -42,7 +42,7 @@ type demoNode struct {
 func runDemoUp(ctx context.Context, io *IO, args []string) error {
 	fs := newFlags(io, "demo up", "--dir D [--api-port P] [--count N]")
 	dir := fs.String("dir", "", "directory for the nodes (required; removed and recreated)")
-	apiPort := fs.Int("api-port", 7071, "API port of the first node; the others follow")
+	apiPort := fs.Int("api-port", 7071, "API port of the first node; the others follow (0: every node binds free ports, found in its addresses.json)")
 	count := fs.Int("count", 10000, "generated citizens")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
 		return helpRequested(fs, err)
@@ -59,7 +59,16 @@ func runDemoUp(ctx context.Context, io *IO, args []string) error {
 		return err
 	}
 	say := func(format string, a ...any) { fmt.Fprintf(io.Err, "demo: "+format+"\n", a...) }
+	portAt := func(off int) string {
+		if *apiPort == 0 {
+			return "0"
+		}
+		return strconv.Itoa(*apiPort + off)
+	}
 	for i := range demoNodes {
+		if *apiPort == 0 {
+			break
+		}
 		for _, off := range []int{0, 100, 200} {
 			addr := "127.0.0.1:" + strconv.Itoa(*apiPort+off+i)
 			l, err := net.Listen("tcp", addr)
@@ -71,14 +80,14 @@ func runDemoUp(ctx context.Context, io *IO, args []string) error {
 	}
 	var nodes []*demoNode
 	for i, d := range demoNodes {
-		api := "127.0.0.1:" + strconv.Itoa(*apiPort+i)
-		p2p := "/ip4/127.0.0.1/tcp/" + strconv.Itoa(*apiPort+100+i)
-		gossip := "127.0.0.1:" + strconv.Itoa(*apiPort+200+i)
+		api := "127.0.0.1:" + portAt(i)
+		p2p := "/ip4/127.0.0.1/tcp/" + portAt(100+i)
+		gossip := "127.0.0.1:" + portAt(200+i)
 		res, err := initNode(filepath.Join(*dir, d.name), d.name, api, p2p, gossip, d.role)
 		if err != nil {
 			return err
 		}
-		n := &demoNode{InitResult: *res, Dir: res.Dir, P2P: p2p + "/p2p/" + res.PeerID}
+		n := &demoNode{InitResult: *res, Dir: res.Dir}
 		n.client = &Client{base: res.APIURL, token: res.AdminToken, http: &http.Client{Timeout: time.Minute}}
 		nodes = append(nodes, n)
 	}
@@ -98,8 +107,21 @@ func runDemoUp(ctx context.Context, io *IO, args []string) error {
 			return err
 		}
 		defer f.Close()
-		_, err = fmt.Fprintln(f, cmd.Process.Pid)
-		return err
+		if _, err = fmt.Fprintln(f, cmd.Process.Pid); err != nil {
+			return err
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		// What it bound: the configured ports, or the ones it picked.
+		a, err := waitAddresses(ctx, n.Dir, cmd.Process.Pid, exited, time.Minute)
+		if err != nil {
+			return err
+		}
+		if len(a.P2P) == 0 {
+			return fmt.Errorf("%s: no libp2p address in %s/%s", n.Name, n.Dir, node.AddressesFile)
+		}
+		n.APIURL, n.client.base, n.P2P = "http://"+a.API, "http://"+a.API, a.P2P[0]
+		return nil
 	}
 	waitMeta := func(n *demoNode, what string, ok func(node.MetaStatus) bool) error {
 		deadline := time.Now().Add(60 * time.Second)
@@ -237,6 +259,31 @@ Status of a node, and the federation's metadata:
 Stop everything: make demo-stop   (or %[6]s demo stop --dir %[1]s)
 `, *dir, seed.APIURL, hcm.APIURL, nodes[2].APIURL, moh.APIURL, self, first, seed.AdminToken, hcm.AdminToken, moh.AdminToken)
 	return nil
+}
+
+// waitAddresses waits until the node process pid, started in dir, has
+// written its addresses file; exited is closed if the process ends.
+func waitAddresses(ctx context.Context, dir string, pid int, exited <-chan struct{}, timeout time.Duration) (node.Addresses, error) {
+	deadline := time.Now().Add(timeout)
+	for {
+		a, err := node.ReadAddresses(dir)
+		if err == nil && a.PID == pid {
+			return a, nil
+		}
+		if err == nil {
+			err = fmt.Errorf("%s is from process %d, not %d", node.AddressesFile, a.PID, pid)
+		}
+		if time.Now().After(deadline) {
+			return node.Addresses{}, fmt.Errorf("node in %s did not report its addresses within %s: %w (see %s/node.log)", dir, timeout, err, dir)
+		}
+		select {
+		case <-ctx.Done():
+			return node.Addresses{}, ctx.Err()
+		case <-exited:
+			return node.Addresses{}, fmt.Errorf("node in %s exited at start (see %s/node.log)", dir, dir)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // demoDataset adapts a sample dataset to the demo's members: a missing

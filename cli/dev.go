@@ -21,7 +21,7 @@ func runDev(ctx context.Context, io *IO, args []string) error {
 	fs := newFlags(io, "dev", "[--dir D] [--name N] [--api HOST:PORT] [--json]")
 	dir := fs.String("dir", "", "node directory; created if missing (default: a temporary directory, removed on exit)")
 	name := fs.String("name", "dev", "member name of the node")
-	apiAddr := fs.String("api", "127.0.0.1:7070", "HTTP API host:port")
+	apiAddr := fs.String("api", "127.0.0.1:7070", "HTTP API host:port (port 0 picks a free one)")
 	asJSON := fs.Bool("json", false, "print the node's details as one JSON line first")
 	level := fs.String("log-level", "warn", "log level")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
@@ -49,16 +49,17 @@ func runDev(ctx context.Context, io *IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	return serve(ctx, cfg, node.Options{Logger: logger}, func(n *node.Node) error {
+	return serve(ctx, cfg, node.Options{Logger: logger}, func(n *node.Node, api string) error {
 		if err := loadSamples(ctx, n, cfg.Name); err != nil {
 			return fmt.Errorf("load the sample dictionary: %w", err)
 		}
 		if res == nil { // an existing directory: tokens were shown at its creation
-			res = &node.InitResult{Name: cfg.Name, Dir: *dir, PeerID: n.PeerID(), APIURL: "http://" + cfg.API.Listen}
+			res = &node.InitResult{Name: cfg.Name, Dir: *dir, PeerID: n.PeerID()}
 			if b, err := os.ReadFile(filepath.Join(*dir, node.AdminTokenFile)); err == nil {
 				res.AdminToken = strings.TrimSpace(string(b))
 			}
 		}
+		res.APIURL = "http://" + api // the bound port, also for port 0
 		if *asJSON {
 			b, _ := json.Marshal(res)
 			fmt.Fprintf(io.Out, "%s\n", b)

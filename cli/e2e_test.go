@@ -2,20 +2,25 @@ package cli_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"math/rand/v2"
+	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/lienthong/lienthong/node"
 )
 
 // End-to-end tests: the real binary, real node processes on loopback.
@@ -44,25 +49,6 @@ func lienthongBinary(t *testing.T) string {
 		t.Fatal(buildErr)
 	}
 	return binPath
-}
-
-// freeAddr returns a free 127.0.0.1 port for a node to listen on. It picks
-// below the kernel's ephemeral range (32768 and up on Linux), so that no
-// outgoing connection of another test takes the port before the node
-// binds it.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	for try := 0; try < 100; try++ {
-		addr := fmt.Sprintf("127.0.0.1:%d", 20000+rand.IntN(10000))
-		l, err := net.Listen("tcp", addr)
-		if err != nil {
-			continue
-		}
-		l.Close()
-		return addr
-	}
-	t.Fatal("no free port between 20000 and 30000")
-	return ""
 }
 
 type result struct {
@@ -103,35 +89,185 @@ func mustRun(t *testing.T, env []string, args ...string) string {
 	return r.stdout
 }
 
-// startNode starts `lienthong start` and waits until the API answers.
-func startNode(t *testing.T, dir, api string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(lienthongBinary(t), "start", "--dir", dir, "--log-level", "warn")
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
+// Nodes in these tests bind port 0 everywhere and say what they got in
+// their addresses file; a restart reuses the ports of the first start (see
+// pinAddrs), as a node with configured ports would.
+
+// launch runs the binary with args (a start command for the node in dir),
+// its output to out, and waits until the process has written its addresses
+// file and its API answers. done is closed when the process exits. On error
+// the process is stopped; the error says whether it exited by itself.
+func launch(dir string, out io.Writer, args ...string) (cmd *exec.Cmd, done chan struct{}, addrs node.Addresses, err error) {
+	cmd = exec.Command(binPath, args...)
+	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
+		return nil, nil, addrs, err
+	}
+	done = make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	stop := func(err error) (*exec.Cmd, chan struct{}, node.Addresses, error) {
+		cmd.Process.Kill()
+		<-done
+		return nil, nil, addrs, err
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		select {
+		case <-done:
+			return nil, nil, addrs, errExitedAtStart
+		default:
+		}
+		if a, err := node.ReadAddresses(dir); err == nil && a.PID == cmd.Process.Pid {
+			if resp, err := http.Get("http://" + a.API + "/healthz"); err == nil {
+				resp.Body.Close()
+				return cmd, done, a, nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return stop(fmt.Errorf("node in %s did not report its addresses and answer within 20s", dir))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+var errExitedAtStart = errors.New("node exited at start")
+
+// pinAddrs sets the listen addresses in the node's config to a (use port 0
+// everywhere to unpin). A restart then binds the same ports: peers, gossip
+// included, find the node where it was.
+func pinAddrs(dir string, a node.Addresses) error {
+	path := filepath.Join(dir, node.ConfigFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return err
+	}
+	set := func(section string, v *yaml.Node) error {
+		root := doc.Content[0]
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			if root.Content[i].Value != section {
+				continue
+			}
+			m := root.Content[i+1]
+			for j := 0; j+1 < len(m.Content); j += 2 {
+				if m.Content[j].Value == "listen" {
+					m.Content[j+1] = v
+					return nil
+				}
+			}
+		}
+		return fmt.Errorf("%s: no %s.listen", path, section)
+	}
+	scalar := func(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: s} }
+	if err := set("api", scalar(a.API)); err != nil {
+		return err
+	}
+	if len(a.P2P) > 0 {
+		seq := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, m := range a.P2P {
+			seq.Content = append(seq.Content, scalar(strings.TrimSuffix(m, "/p2p/"+a.PeerID)))
+		}
+		if err := set("p2p", seq); err != nil {
+			return err
+		}
+	}
+	if a.Gossip != "" {
+		if err := set("gossip", scalar(a.Gossip)); err != nil {
+			return err
+		}
+	}
+	out, err := yaml.Marshal(&doc)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, out, 0o600)
+}
+
+// unpinned is a with every port 0.
+func unpinned(a node.Addresses) node.Addresses {
+	zero := func(hp string) string { h, _, _ := net.SplitHostPort(hp); return net.JoinHostPort(h, "0") }
+	u := node.Addresses{PeerID: a.PeerID, API: zero(a.API)}
+	if a.Gossip != "" {
+		u.Gossip = zero(a.Gossip)
+	}
+	for _, m := range a.P2P {
+		i := strings.LastIndex(strings.TrimSuffix(m, "/p2p/"+a.PeerID), "/")
+		u.P2P = append(u.P2P, m[:i]+"/0")
+	}
+	return u
+}
+
+// startPinned launches a node whose config pins the ports of an earlier
+// start (prev; zero for a first start, which binds port 0 and is then
+// pinned). Should another process have taken one of those ports since, it
+// starts again on port 0 and pins the new ones.
+func startPinned(dir string, out io.Writer, prev node.Addresses, args ...string) (*exec.Cmd, chan struct{}, node.Addresses, error) {
+	cmd, done, a, err := launch(dir, out, args...)
+	if errors.Is(err, errExitedAtStart) && prev.API != "" {
+		// Perhaps it could not bind its pinned ports (see
+		// TestStartFailsOnTakenAddress): pick new ones.
+		if err := pinAddrs(dir, unpinned(prev)); err != nil {
+			return nil, nil, a, err
+		}
+		fmt.Fprintf(out, "==== pinned ports taken; starting on port 0\n")
+		cmd, done, a, err = launch(dir, out, args...)
+	}
+	if err != nil {
+		return nil, nil, a, err
+	}
+	if err := pinAddrs(dir, a); err != nil {
+		cmd.Process.Kill()
+		<-done
+		return nil, nil, a, err
+	}
+	return cmd, done, a, nil
+}
+
+// startNode starts `lienthong start` for the node in dir (prev: the
+// addresses of its last start, zero for the first) and waits until it
+// answers. kill stops it with SIGKILL and waits for it to exit.
+func startNode(t *testing.T, dir string, prev node.Addresses) (kill func(), a node.Addresses) {
+	t.Helper()
+	lienthongBinary(t)
+	var logs bytes.Buffer
+	cmd, done, a, err := startPinned(dir, &logs, prev, "start", "--dir", dir, "--log-level", "warn")
+	if err != nil {
+		t.Fatalf("start %s: %v\n%s", dir, err, logs.String())
+	}
+	kill = func() { cmd.Process.Kill(); <-done }
+	t.Cleanup(kill)
+	return kill, a
+}
+
+// refusedAddr returns a loopback host:port where nothing listens and
+// nothing will while the test runs: a socket bound and not listening holds
+// the port, and connections to it are refused.
+func refusedAddr(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get("http://" + api + "/healthz"); err == nil {
-			resp.Body.Close()
-			return cmd
-		}
-		time.Sleep(50 * time.Millisecond)
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("node did not answer on %s:\n%s", api, logs.String())
-	return nil
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
 }
 
 func TestEndToEnd(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "hcm")
-	api := freeAddr(t)
 	var init struct {
 		Name, PeerID, APIURL, AdminToken, WriteToken, ReadToken string
 	}
-	out := mustRun(t, nil, "init", "--dir", dir, "--name", "hcm", "--api", api, "--json")
+	out := mustRun(t, nil, "init", "--dir", dir, "--name", "hcm", "--api", "127.0.0.1:0", "--json")
 	if err := json.Unmarshal([]byte(out), &struct {
 		Name       *string `json:"name"`
 		PeerID     *string `json:"peer_id"`
@@ -142,14 +278,15 @@ func TestEndToEnd(t *testing.T) {
 	}{&init.Name, &init.PeerID, &init.APIURL, &init.AdminToken, &init.WriteToken, &init.ReadToken}); err != nil {
 		t.Fatalf("init --json printed %q: %v", out, err)
 	}
-	if init.Name != "hcm" || !strings.HasPrefix(init.PeerID, "12D3KooW") || init.APIURL != "http://"+api ||
+	if init.Name != "hcm" || !strings.HasPrefix(init.PeerID, "12D3KooW") || init.APIURL != "http://127.0.0.1:0" ||
 		!strings.HasPrefix(init.AdminToken, "lt_admin_") || init.WriteToken == "" || init.ReadToken == "" {
 		t.Fatalf("init --json: %+v", init)
 	}
 	if r := run(t, nil, "init", "--dir", dir, "--name", "hcm"); r.code != 2 && r.code != 1 || !strings.Contains(r.stderr, "already holds a node") {
 		t.Fatalf("init over an existing node: exit %d %s", r.code, r.stderr)
 	}
-	node := startNode(t, dir, api)
+	kill, addrs := startNode(t, dir, node.Addresses{})
+	api := addrs.API
 
 	admin := []string{"LIENTHONG_API=http://" + api, "LIENTHONG_TOKEN=" + init.AdminToken}
 	writer := []string{"LIENTHONG_API=http://" + api, "LIENTHONG_TOKEN=" + init.WriteToken}
@@ -181,7 +318,7 @@ func TestEndToEnd(t *testing.T) {
 	if r := run(t, writer, "put", "population.identity"); r.code != 2 {
 		t.Fatalf("put with missing arguments: exit %d", r.code)
 	}
-	if r := run(t, []string{"LIENTHONG_API=http://" + freeAddr(t), "LIENTHONG_TOKEN=x"}, "status"); r.code != 4 || !strings.Contains(r.stderr, "is the node running") {
+	if r := run(t, []string{"LIENTHONG_API=http://" + refusedAddr(t), "LIENTHONG_TOKEN=x"}, "status"); r.code != 4 || !strings.Contains(r.stderr, "is the node running") {
 		t.Fatalf("unreachable node: exit %d, stderr %q", r.code, r.stderr)
 	}
 	if r := run(t, []string{"LIENTHONG_API=http://" + api, "LIENTHONG_TOKEN=" + init.ReadToken}, "put", "population.identity", key, `{}`); r.code != 3 ||
@@ -194,9 +331,11 @@ func TestEndToEnd(t *testing.T) {
 		mustRun(t, writer, "put", "population.identity", fmt.Sprintf("0790900000%02d", i),
 			fmt.Sprintf(`{"full_name":"Người %d","birth_date":"1991-01-01","sex":"female","birth_province":"79"}`, i))
 	}
-	node.Process.Signal(syscall.SIGKILL)
-	node.Wait()
-	startNode(t, dir, api)
+	kill()
+	if _, addrs = startNode(t, dir, addrs); addrs.API != api {
+		t.Logf("restarted on %s, not %s (its port was taken meanwhile)", addrs.API, api)
+		admin[0], writer[0] = "LIENTHONG_API=http://"+addrs.API, "LIENTHONG_API=http://"+addrs.API
+	}
 	var changes []map[string]any
 	for _, line := range strings.Split(strings.TrimSpace(mustRun(t, admin, "changes", "--json")), "\n") {
 		var c map[string]any
@@ -220,8 +359,8 @@ func TestEndToEnd(t *testing.T) {
 // TestDevJSON checks the scripting contract of `lienthong dev --json`: the
 // first line is the node's JSON, and the node serves the sample dictionary.
 func TestDevJSON(t *testing.T) {
-	api := freeAddr(t)
-	cmd := exec.Command(lienthongBinary(t), "dev", "--dir", filepath.Join(t.TempDir(), "dev"), "--api", api, "--json")
+	dir := filepath.Join(t.TempDir(), "dev")
+	cmd := exec.Command(lienthongBinary(t), "dev", "--dir", dir, "--api", "127.0.0.1:0", "--json")
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -238,8 +377,21 @@ func TestDevJSON(t *testing.T) {
 	if err := json.NewDecoder(stdout).Decode(&first); err != nil {
 		t.Fatal(err)
 	}
-	if first.APIURL != "http://"+api || first.AdminToken == "" || first.ReadToken == "" || first.PeerID == "" {
+	// The URL has the port the node bound, also written to its addresses file.
+	if first.APIURL == "http://127.0.0.1:0" || !strings.HasPrefix(first.APIURL, "http://127.0.0.1:") ||
+		first.AdminToken == "" || first.ReadToken == "" || first.PeerID == "" {
 		t.Fatalf("dev --json: %+v", first)
+	}
+	var addrs node.Addresses
+	for range 1000 { // written just after the JSON line, once the API serves
+		var err error
+		if addrs, err = node.ReadAddresses(dir); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if "http://"+addrs.API != first.APIURL || addrs.PID != cmd.Process.Pid || addrs.P2P != nil {
+		t.Fatalf("dev --json says %s; its addresses file %+v", first.APIURL, addrs)
 	}
 	out := mustRun(t, []string{"LIENTHONG_API=" + first.APIURL, "LIENTHONG_TOKEN=" + first.ReadToken}, "dataset", "list")
 	for _, ds := range []string{"population.identity", "health.insurance", "land.79", "business.registration"} {
@@ -253,27 +405,8 @@ func TestDevJSON(t *testing.T) {
 // processes, sample data imported at the owners, a change replicated.
 func TestDemo(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "demo")
-	// The demo's ports are fixed offsets from a base: pick one below the
-	// ephemeral range (so no outgoing connection takes them) whose twelve
-	// ports are free.
-	base := 0
-	for try := 0; try < 50 && base == 0; try++ {
-		b := 20000 + rand.IntN(9000)
-		free := true
-		for _, off := range []int{0, 1, 2, 3, 100, 101, 102, 103, 200, 201, 202, 203} {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", b+off))
-			if err != nil {
-				free = false
-				break
-			}
-			l.Close()
-		}
-		if free {
-			base = b
-		}
-	}
 	t.Cleanup(func() { run(t, nil, "demo", "stop", "--dir", dir) })
-	r := run(t, nil, "demo", "up", "--dir", dir, "--api-port", strconv.Itoa(base), "--count", "500")
+	r := run(t, nil, "demo", "up", "--dir", dir, "--api-port", "0", "--count", "500")
 	if r.code != 0 || !strings.Contains(r.stdout, "A local federation is running") {
 		logs, _ := filepath.Glob(filepath.Join(dir, "*", "node.log"))
 		for _, l := range logs {
@@ -290,4 +423,52 @@ func TestDemo(t *testing.T) {
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// TestStartFailsOnTakenAddress: `start` on an address another process holds
+// exits non-zero at once, naming the address, its setting and what to do,
+// for each of the API, libp2p and gossip.
+func TestStartFailsOnTakenAddress(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ndc")
+	mustRun(t, nil, "init", "--dir", dir, "--name", "ndc", "--seed", "--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--gossip", "127.0.0.1:0")
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr := taken.Addr().String()
+	_, port, _ := net.SplitHostPort(addr)
+	free := node.Addresses{API: "127.0.0.1:0", P2P: []string{"/ip4/127.0.0.1/tcp/0"}, Gossip: "127.0.0.1:0"}
+	for _, tc := range []struct {
+		key  string
+		conf func(a *node.Addresses)
+	}{
+		{"api.listen", func(a *node.Addresses) { a.API = addr }},
+		{"p2p.listen", func(a *node.Addresses) { a.P2P = []string{"/ip4/127.0.0.1/tcp/" + port} }},
+		{"gossip.listen", func(a *node.Addresses) { a.Gossip = addr }},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			a := free
+			tc.conf(&a)
+			if err := pinAddrs(dir, a); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, lienthongBinary(t), "start", "--dir", dir, "--bootstrap")
+			var stderr bytes.Buffer
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			if ctx.Err() != nil {
+				t.Fatalf("start with %s on a taken port still ran after 30s:\n%s", tc.key, stderr.String())
+			}
+			msg := stderr.String()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(msg, tc.key+" ") || !strings.Contains(msg, port) ||
+				!strings.Contains(msg, "address already in use") || !strings.Contains(msg, "stop that process, or set "+tc.key) {
+				t.Fatalf("start with %s on a taken port: %v\n%s", tc.key, err, msg)
+			}
+			t.Logf("%s", strings.TrimSpace(msg))
+		})
+	}
 }

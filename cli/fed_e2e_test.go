@@ -302,7 +302,7 @@ func TestFederation(t *testing.T) {
 		}
 		defer h.Close()
 		for i, name := range all {
-			h.Peerstore().AddAddrs(ids[i], []ma.Multiaddr{ma.StringCast(c.node(name).p2p)}, time.Hour)
+			h.Peerstore().AddAddrs(ids[i], []ma.Multiaddr{ma.StringCast(c.node(name).p2p())}, time.Hour)
 		}
 		protos := []protocol.ID{"/lienthong/raft/1.0.0", "/lienthong/meta/propose/1.0.0", "/lienthong/meta/readindex/1.0.0", "/lienthong/hello/1.0.0"}
 		// refused asserts that no stream to any node on any protocol carries

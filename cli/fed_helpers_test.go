@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lienthong/lienthong/node"
 )
 
 // Helpers for the federation end-to-end tests: a cluster of real
@@ -27,25 +29,32 @@ type fedNode struct {
 	name   string
 	seed   bool
 	dir    string
-	api    string // host:port
-	p2p    string // /ip4/127.0.0.1/tcp/PORT
-	gossip string // host:port
 	peerID string
 	admin  string
 	write  string
 	read   string
 	log    string // path of the log file (appended to across restarts)
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	mu    sync.Mutex
+	cmd   *exec.Cmd
+	done  chan struct{}
+	addrs node.Addresses // what it bound at its last start; restarts keep them
+}
+
+func (n *fedNode) bound() node.Addresses {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.addrs
 }
 
 // addr is the node's full libp2p address, for --join.
-func (n *fedNode) addr() string { return n.p2p + "/p2p/" + n.peerID }
+func (n *fedNode) addr() string { return n.bound().P2P[0] }
+
+// p2p is the node's libp2p address without its peer ID.
+func (n *fedNode) p2p() string { return strings.TrimSuffix(n.addr(), "/p2p/"+n.peerID) }
 
 // url is the node's API base URL.
-func (n *fedNode) url() string { return "http://" + n.api }
+func (n *fedNode) url() string { return "http://" + n.bound().API }
 
 type fedCluster struct {
 	t     *testing.T
@@ -89,9 +98,9 @@ func newFedCluster(t *testing.T, seeds, members []string) *fedCluster {
 		}
 	})
 	add := func(name string, seed bool) {
-		n := &fedNode{name: name, seed: seed, dir: filepath.Join(root, name), api: freeAddr(t),
-			p2p: "/ip4/127.0.0.1/tcp/" + port(freeAddr(t)), gossip: freeAddr(t), log: filepath.Join(root, name+".log")}
-		args := []string{"init", "--dir", n.dir, "--name", name, "--api", n.api, "--listen", n.p2p, "--gossip", n.gossip, "--json"}
+		n := &fedNode{name: name, seed: seed, dir: filepath.Join(root, name), log: filepath.Join(root, name+".log")}
+		args := []string{"init", "--dir", n.dir, "--name", name, "--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0",
+			"--gossip", "127.0.0.1:0", "--json"}
 		if seed {
 			args = append(args, "--seed")
 		}
@@ -139,8 +148,6 @@ func newFedCluster(t *testing.T, seeds, members []string) *fedCluster {
 	return c
 }
 
-func port(hostport string) string { return hostport[strings.LastIndexByte(hostport, ':')+1:] }
-
 // start starts the node's process (extra are flags after --dir) and waits
 // until its API answers.
 func (c *fedCluster) start(name string, extra ...string) {
@@ -159,31 +166,16 @@ func (c *fedCluster) startErr(name string, extra ...string) error {
 	}
 	fmt.Fprintf(f, "==== %s: start %v\n", time.Now().Format(time.RFC3339Nano), extra)
 	args := append([]string{"start", "--dir", n.dir, "--fast-timers", "--log-level", "info"}, extra...)
-	cmd := exec.Command(binPath, args...)
-	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
+	cmd, done, a, err := startPinned(n.dir, f, n.bound(), args...)
+	if err != nil {
 		f.Close()
-		return err
+		return fmt.Errorf("start node %s: %w:\n%s", name, err, tail(n.log, 30))
 	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); f.Close(); close(done) }()
+	go func() { <-done; f.Close() }()
 	n.mu.Lock()
-	n.cmd, n.done = cmd, done
+	n.cmd, n.done, n.addrs = cmd, done, a
 	n.mu.Unlock()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-done:
-			return fmt.Errorf("node %s exited at start:\n%s", name, tail(n.log, 30))
-		default:
-		}
-		if resp, err := http.Get(n.url() + "/healthz"); err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("node %s did not answer on %s:\n%s", name, n.api, tail(n.log, 30))
+	return nil
 }
 
 // kill stops the node's process with SIGKILL and waits for it to exit.

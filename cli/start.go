@@ -57,20 +57,22 @@ func newLogger(io *IO, level string) (*slog.Logger, error) {
 }
 
 // serve runs a node until ctx ends; ready, if not nil, runs once the API
-// listens.
-func serve(ctx context.Context, cfg node.Config, opts node.Options, ready func(*node.Node) error) error {
+// is bound (at api, its host:port), before it serves.
+func serve(ctx context.Context, cfg node.Config, opts node.Options, ready func(n *node.Node, api string) error) error {
 	logger := opts.Logger
+	// The API first: a taken port stops the node before it opens anything.
+	l, err := node.ListenAPI(cfg)
+	if err != nil {
+		return err
+	}
 	n, err := openNode(ctx, cfg, opts)
 	if err != nil {
+		l.Close()
 		return err
 	}
 	defer n.Close()
-	l, err := n.Listen()
-	if err != nil {
-		return err
-	}
 	if ready != nil {
-		if err := ready(n); err != nil {
+		if err := ready(n, l.Addr().String()); err != nil {
 			l.Close()
 			return err
 		}

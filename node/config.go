@@ -22,6 +22,8 @@ const (
 	IdentityFile   = "identity.key"
 	AdminTokenFile = "admin.token"
 	DataDir        = "data"
+	// AddressesFile is written by a running node: see Addresses.
+	AddressesFile = "addresses.json"
 )
 
 // ErrConfig is wrapped by every configuration error.
@@ -38,6 +40,21 @@ type Config struct {
 		Listen string `yaml:"listen"`
 		// MaxBodyBytes caps a request body; larger ones get 413.
 		MaxBodyBytes int64 `yaml:"max_body_bytes"`
+		// ReadTimeout bounds reading one request, headers and body; a
+		// client that sends it slower is disconnected.
+		ReadTimeout time.Duration `yaml:"read_timeout"`
+		// WriteTimeout bounds each write of an answer: a client that does
+		// not read its answer for this long is disconnected. Long answers
+		// (exports, changes --follow) last as long as the client reads.
+		WriteTimeout time.Duration `yaml:"write_timeout"`
+		// IdleTimeout is how long a kept-alive connection may wait for its
+		// next request before it is closed.
+		IdleTimeout time.Duration `yaml:"idle_timeout"`
+		// MaxConnections caps the open API connections; MaxConnectionsPerIP
+		// those from one client IP address. A connection over either gets
+		// 503 with Retry-After and is closed.
+		MaxConnections      int `yaml:"max_connections"`
+		MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
 		// Tokens are the accepted bearer tokens, by SHA-256.
 		Tokens []api.TokenHash `yaml:"tokens"`
 	} `yaml:"api"`
@@ -80,6 +97,11 @@ func DefaultConfig(name string) Config {
 	c.Role = "member"
 	c.API.Listen = "127.0.0.1:7070"
 	c.API.MaxBodyBytes = 16 << 20
+	c.API.ReadTimeout = 30 * time.Second
+	c.API.WriteTimeout = 30 * time.Second
+	c.API.IdleTimeout = 2 * time.Minute
+	c.API.MaxConnections = 1024
+	c.API.MaxConnectionsPerIP = 128
 	c.P2P.Listen = []string{"/ip4/0.0.0.0/tcp/7171", "/ip4/0.0.0.0/udp/7171/quic-v1"}
 	c.Gossip.Listen = "0.0.0.0:7946"
 	c.Storage.CacheBytes = 64 << 20
@@ -106,6 +128,20 @@ func (c *Config) Validate() error {
 	}
 	if c.API.MaxBodyBytes < 1024 {
 		errs = append(errs, fmt.Errorf("api.max_body_bytes %d: must be at least 1024", c.API.MaxBodyBytes))
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"read_timeout", c.API.ReadTimeout}, {"write_timeout", c.API.WriteTimeout}, {"idle_timeout", c.API.IdleTimeout}} {
+		if d.v <= 0 {
+			errs = append(errs, fmt.Errorf("api.%s %v: must be positive, e.g. 30s", d.key, d.v))
+		}
+	}
+	if c.API.MaxConnections < 1 {
+		errs = append(errs, fmt.Errorf("api.max_connections %d: must be at least 1", c.API.MaxConnections))
+	}
+	if c.API.MaxConnectionsPerIP < 1 || c.API.MaxConnectionsPerIP > c.API.MaxConnections {
+		errs = append(errs, fmt.Errorf("api.max_connections_per_ip %d: want 1 to api.max_connections (%d)", c.API.MaxConnectionsPerIP, c.API.MaxConnections))
 	}
 	if len(c.API.Tokens) == 0 {
 		errs = append(errs, errors.New("api.tokens: none; re-run lienthong init or add one"))
@@ -168,6 +204,17 @@ api:
   listen: {{.API.Listen}}
   # Largest request body accepted, in bytes; larger requests get 413.
   max_body_bytes: {{.API.MaxBodyBytes}}
+  # Longest a client may take to send one request (headers and body).
+  read_timeout: {{.API.ReadTimeout}}
+  # Longest one write of an answer may wait for the client to read; long
+  # answers (exports, changes --follow) last as long as the client reads.
+  write_timeout: {{.API.WriteTimeout}}
+  # How long a kept-alive connection may wait for its next request.
+  idle_timeout: {{.API.IdleTimeout}}
+  # Open connections allowed in all, and from one client IP address; beyond
+  # them a new connection gets 503 with Retry-After and is closed.
+  max_connections: {{.API.MaxConnections}}
+  max_connections_per_ip: {{.API.MaxConnectionsPerIP}}
   # Bearer tokens, stored as SHA-256 of the token. Roles: read, write, admin
   # (each includes the ones before it). lienthong init printed the tokens once.
   tokens:

@@ -50,6 +50,14 @@ type federation struct {
 	replica *replica.Replicator
 	keys    [][]byte // gossip keys installed; touched only by run
 
+	// sock is the gossip address, bound at start and handed to gossip when
+	// it starts (nil from then on); gossipAddr is where it is bound. After
+	// startFederation, sock is touched only by run, then by close.
+	sock       *member.Socket
+	gossipAddr string
+	// api is the API's bound host:port, once Serve runs.
+	api atomic.Pointer[string]
+
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -84,8 +92,20 @@ func startFederation(cfg Config, opts Options, key crypto.PrivKey, id peer.ID, s
 		}
 		f.gater.Block(id)
 	}
+	// Bind every address now, so that a taken one stops the node at once,
+	// even though gossip starts only once the node is admitted.
+	sock, err := member.Listen(cfg.Gossip.Listen, opts.Logger)
+	if err != nil {
+		return nil, bindError(cfg, "gossip.listen", cfg.Gossip.Listen, err)
+	}
+	f.sock, f.gossipAddr = sock, sock.Addr()
 	h, err := transport.NewHost(transport.HostConfig{Key: key, ListenAddrs: cfg.P2P.Listen, Gater: f.gater, Logger: opts.Logger})
 	if err != nil {
+		sock.Close()
+		var le *transport.ListenError
+		if errors.As(err, &le) {
+			return nil, bindError(cfg, "p2p.listen", le.Addr, err)
+		}
 		return nil, err
 	}
 	f.host = h
@@ -95,6 +115,7 @@ func startFederation(cfg Config, opts Options, key crypto.PrivKey, id peer.ID, s
 			hclog.New(&hclog.LoggerOptions{Name: "raft-snapshots", Level: hclog.Warn}))
 		if err != nil {
 			h.Close()
+			sock.Close()
 			return nil, fmt.Errorf("raft snapshots: %w", err)
 		}
 	} else {
@@ -110,6 +131,7 @@ func startFederation(cfg Config, opts Options, key crypto.PrivKey, id peer.ID, s
 	}
 	if f.control, err = control.New(cc); err != nil {
 		h.Close()
+		sock.Close()
 		return nil, err
 	}
 	if err := st.Update(context.Background(), func(tx *storage.Txn) error {
@@ -210,16 +232,27 @@ func (f *federation) close() error {
 	if g := f.gossip.Load(); g != nil {
 		errs = append(errs, g.Leave(time.Second), g.Shutdown())
 	}
+	if f.sock != nil {
+		errs = append(errs, f.sock.Close())
+	}
 	errs = append(errs, f.control.Close(), f.host.Close())
 	return errors.Join(errs...)
 }
 
 func (f *federation) info() hello.Info {
-	in := hello.Info{Name: f.cfg.Name, API: f.cfg.API.Listen}
+	in := hello.Info{Name: f.cfg.Name, API: f.apiAddr()}
 	if g := f.gossip.Load(); g != nil {
 		in.Gossip = g.Addr()
 	}
 	return in
+}
+
+// apiAddr is the API's bound host:port, or its configured one before Serve.
+func (f *federation) apiAddr() string {
+	if a := f.api.Load(); a != nil {
+		return *a
+	}
+	return f.cfg.API.Listen
 }
 
 // liveness reports what gossip knows of a member.
@@ -345,12 +378,15 @@ func (f *federation) gossipStep(ctx context.Context, v *meta.View) {
 	g := f.gossip.Load()
 	if g == nil {
 		mc := member.DefaultConfig(f.cfg.Name)
-		mc.BindAddr = f.cfg.Gossip.Listen
+		// The socket bound at start; should gossip fail to start on it,
+		// later tries bind the configured address again.
+		mc.BindAddr, mc.Socket = f.cfg.Gossip.Listen, f.sock
+		f.sock = nil
 		mc.Keys = v.Settings.GossipKeys
 		mc.Logger = f.logger
 		mc.Meta = func() member.Meta {
 			return member.Meta{Role: f.cfg.Role, PeerID: f.self.PeerID, Addrs: f.addrs(),
-				MetaIndex: f.control.View().Index, APIAddr: f.cfg.API.Listen}
+				MetaIndex: f.control.View().Index, APIAddr: f.apiAddr()}
 		}
 		if f.fast {
 			mc.WAN = false

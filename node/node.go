@@ -3,10 +3,10 @@ package node
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -61,6 +61,7 @@ type Node struct {
 	fed      *federation // nil for a single-node federation
 	engine   *data.Engine
 	handler  http.Handler
+	conns    *api.ConnLimiter
 	registry *prometheus.Registry
 	started  time.Time
 }
@@ -125,9 +126,10 @@ func New(cfg Config, opts Options) (*Node, error) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "lienthong_meta_index", Help: "Metadata index applied on this node.",
 		}, func() float64 { return float64(n.meta.View().Index) }))
+	n.conns = api.NewConnLimiter(cfg.API.MaxConnections, cfg.API.MaxConnectionsPerIP, n.registry)
 	n.handler = api.New(api.Config{
 		Engine: n.engine, Meta: n.meta, Tokens: api.NewTokens(cfg.API.Tokens),
-		MaxBodyBytes: cfg.API.MaxBodyBytes, Status: func() any { return n.Status() }, MetaStatus: func() any { return n.MetaStatus() },
+		MaxBodyBytes: cfg.API.MaxBodyBytes, WriteTimeout: cfg.API.WriteTimeout, Health: st.Err, Status: func() any { return n.Status() }, MetaStatus: func() any { return n.MetaStatus() },
 		Verify:   func(ctx context.Context, peer, dataset string) (any, error) { return n.Verify(ctx, peer, dataset) },
 		Registry: n.registry, Logger: opts.Logger,
 	})
@@ -150,12 +152,30 @@ func (n *Node) Handler() http.Handler { return n.handler }
 // PeerID returns the node's libp2p peer ID.
 func (n *Node) PeerID() string { return n.peerID }
 
-// Serve serves the API on l until ctx ends, then shuts down gracefully.
+// Serve serves the API on l (from ListenAPI) until ctx ends, then shuts
+// down gracefully, with the configured timeouts and connection caps. Once
+// serving it writes the addresses the node bound to AddressesFile in its
+// directory, and removes the file when it returns.
 func (n *Node) Serve(ctx context.Context, l net.Listener) error {
-	srv := &http.Server{Handler: n.handler, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(n.logger.Handler(), slog.LevelWarn)}
+	c := n.cfg.API
+	srv := &http.Server{Handler: n.handler,
+		ReadHeaderTimeout: min(10*time.Second, c.ReadTimeout), ReadTimeout: c.ReadTimeout,
+		WriteTimeout: c.WriteTimeout, IdleTimeout: c.IdleTimeout,
+		ErrorLog: slog.NewLogLogger(n.logger.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(l) }()
-	n.logger.Info("api listening", "addr", l.Addr().String(), "name", n.cfg.Name, "peer_id", n.peerID)
+	api := l.Addr().String()
+	if n.fed != nil {
+		n.fed.api.Store(&api)
+	}
+	addrs := n.addresses(api)
+	if err := writeAddresses(n.cfg.Dir, addrs); err != nil {
+		l.Close()
+		return err
+	}
+	defer os.Remove(filepath.Join(n.cfg.Dir, AddressesFile))
+	go func() { errc <- srv.Serve(n.conns.Listener(l)) }()
+	n.logger.Info("api listening", "addr", api, "name", n.cfg.Name, "peer_id", n.peerID,
+		"p2p", strings.Join(addrs.P2P, ","), "gossip", addrs.Gossip, "addresses_file", filepath.Join(n.cfg.Dir, AddressesFile))
 	select {
 	case err := <-errc:
 		return err
@@ -172,14 +192,16 @@ func (n *Node) Serve(ctx context.Context, l net.Listener) error {
 	return nil
 }
 
-// Listen opens the API's configured listener.
-func (n *Node) Listen() (net.Listener, error) {
-	l, err := net.Listen("tcp", n.cfg.API.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("api: listen on %s: %w (is another node running? change api.listen in %s)",
-			n.cfg.API.Listen, err, filepath.Join(n.cfg.Dir, ConfigFile))
+// addresses reports what the node bound, its API at api.
+func (n *Node) addresses(api string) Addresses {
+	a := Addresses{PID: os.Getpid(), Name: n.cfg.Name, PeerID: n.peerID, API: api}
+	if n.fed != nil {
+		for _, m := range n.fed.addrs() {
+			a.P2P = append(a.P2P, m+"/p2p/"+n.peerID)
+		}
+		a.Gossip = n.fed.gossipAddr
 	}
-	return l, nil
+	return a
 }
 
 // Close stops the control plane and closes the store. Call it after Serve

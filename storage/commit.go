@@ -235,6 +235,16 @@ func (s *Store) syncLoop() {
 	}
 }
 
+// Err returns the error that put the store in the failed state (wrapping
+// ErrFailed and naming the disk error), or nil while it works. Once failed,
+// a store stays failed until it is reopened. Safe for concurrent use.
+func (s *Store) Err() error {
+	if errp := s.failed.Load(); errp != nil {
+		return *errp
+	}
+	return nil
+}
+
 // fail puts the store in the failed state after a disk error; a full disk
 // also makes it ErrDiskFull.
 func (s *Store) fail(cause error) { s.failNoSpace(cause, isNoSpace(cause)) }

@@ -40,6 +40,9 @@ func TestDiskFull(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if err := s.Err(); err != nil {
+		t.Fatalf("Err before the disk filled: %v", err)
+	}
 	full.Store(true)
 	err = write("c")
 	if !errors.Is(err, ErrFailed) || !errors.Is(err, ErrDiskFull) || !strings.Contains(err.Error(), "no space left") {
@@ -47,6 +50,9 @@ func TestDiskFull(t *testing.T) {
 	}
 	if err := write("d"); !errors.Is(err, ErrFailed) {
 		t.Fatalf("write after the failure: %v, want ErrFailed", err)
+	}
+	if err := s.Err(); !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("Err after the failure: %v, want ErrFailed naming the cause", err)
 	}
 	crashed := mem.CrashClone(vfs.CrashCloneCfg{})
 	s.Close() // may report the failure; the state on disk is what matters

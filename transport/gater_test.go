@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -278,12 +280,21 @@ func TestNewHostErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A port another process holds, for one of two listen addresses: the
+	// host must not start on the other alone.
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	takenAddr := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", taken.Addr().(*net.TCPAddr).Port)
 	for _, tc := range []struct {
 		name string
 		cfg  HostConfig
 		want error
 	}{
 		{"no key", HostConfig{Gater: NewGater(nil)}, ErrNoKey},
+		{"port taken", HostConfig{Key: key, Gater: NewGater(nil), ListenAddrs: []string{"/ip4/127.0.0.1/udp/0/quic-v1", takenAddr}}, ErrListen},
 		{"no gater", HostConfig{Key: key}, ErrNoGater},
 		{"bad addr", HostConfig{Key: key, Gater: NewGater(nil), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0", "127.0.0.1:4001"}}, ErrBadListenAddr},
 	} {
@@ -297,6 +308,9 @@ func TestNewHostErrors(t *testing.T) {
 			}
 			if tc.want == ErrBadListenAddr && !strings.Contains(err.Error(), "127.0.0.1:4001") {
 				t.Fatalf("error does not name the address: %v", err)
+			}
+			if tc.want == ErrListen && (!strings.Contains(err.Error(), takenAddr) || !strings.Contains(err.Error(), "address already in use")) {
+				t.Fatalf("error does not name the address and the cause: %v", err)
 			}
 		})
 	}

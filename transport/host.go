@@ -28,7 +28,23 @@ var (
 	// ErrBadListenAddr is returned (wrapped, naming the address) when a listen
 	// address is not a multiaddr.
 	ErrBadListenAddr = errors.New("transport: bad listen address")
+	// ErrListen is matched by NewHost's *ListenError, when the host cannot
+	// listen on one of its listen addresses (e.g. another process holds the
+	// port).
+	ErrListen = errors.New("transport: cannot listen")
 )
+
+// ListenError is NewHost's error when it cannot listen on Addr, one of
+// HostConfig.ListenAddrs as given. It matches ErrListen and Err.
+type ListenError struct {
+	Addr string
+	Err  error
+}
+
+func (e *ListenError) Error() string { return fmt.Sprintf("%v on %s: %v", ErrListen, e.Addr, e.Err) }
+
+// Unwrap returns ErrListen and the cause.
+func (e *ListenError) Unwrap() []error { return []error{ErrListen, e.Err} }
 
 // Connection manager watermarks: a federation has tens of members, so these
 // are far above what a node needs and only trim runaway connection counts.
@@ -66,7 +82,9 @@ type HostConfig struct {
 // Noise preferred), yamux, the connection gater cfg.Gater, a resource
 // manager with libp2p's default limits scaled to this machine's memory, and
 // no relay, NAT port mapping, hole punching or mDNS: members reach each other
-// directly at addresses they learn from the federation and from gossip.
+// directly at addresses they learn from the federation and from gossip. It
+// fails with a *ListenError unless it listens on every one of
+// cfg.ListenAddrs.
 //
 // The caller owns the returned host and must Close it. Safe to call
 // concurrently.
@@ -104,8 +122,12 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 
 	opts := []libp2p.Option{
 		libp2p.Identity(cfg.Key),
-		libp2p.ListenAddrs(addrs...),
-		libp2p.Transport(tcp.NewTCPTransport),
+		// Listen below, one address at a time: libp2p fails only when every
+		// address fails, and a node must not run on part of its config.
+		libp2p.NoListenAddrs,
+		// Without SO_REUSEPORT a second process on the same TCP port fails
+		// to bind instead of sharing the port's connections with the first.
+		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
 		libp2p.Transport(quic.NewTransport),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Security(libp2ptls.ID, libp2ptls.New),
@@ -130,6 +152,12 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 		cm.Close()
 		rm.Close()
 		return nil, fmt.Errorf("transport: start libp2p host (listen %v): %w", cfg.ListenAddrs, err)
+	}
+	for i, a := range addrs {
+		if err := h.Network().Listen(a); err != nil {
+			h.Close()
+			return nil, &ListenError{Addr: cfg.ListenAddrs[i], Err: err}
+		}
 	}
 	logger.Info("libp2p host started", "peer", h.ID().String(), "addrs", fmt.Sprint(h.Addrs()))
 	return h, nil

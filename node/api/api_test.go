@@ -10,7 +10,12 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 
 	"github.com/lienthong/lienthong/docs/examples"
 	"github.com/lienthong/lienthong/node"
@@ -30,6 +35,12 @@ type testNode struct {
 
 func newTestNode(t testing.TB) *testNode {
 	t.Helper()
+	return newTestNodeWith(t, node.Options{})
+}
+
+// newTestNodeWith is newTestNode with opts, e.g. a file system that fails.
+func newTestNodeWith(t *testing.T, opts node.Options) *testNode {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := node.DefaultConfig("mps")
 	cfg.API.MaxBodyBytes = 64 << 10
@@ -41,7 +52,7 @@ func newTestNode(t testing.TB) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := node.New(cfg, node.Options{})
+	n, err := node.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,6 +273,40 @@ func TestReadsAndChanges(t *testing.T) {
 	}
 	if code, b := tn.do("GET", "/metrics", ""); code != 200 || !bytes.Contains(b, []byte("lienthong_api_requests_total")) {
 		t.Fatalf("metrics: %d", code)
+	}
+}
+
+// TestHealthzReportsFailedStore: /healthz says ok while the store works,
+// and 503 with the reason once a disk error has failed it (writes get 503
+// too), without a token either way.
+func TestHealthzReportsFailedStore(t *testing.T) {
+	var full atomic.Bool
+	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if full.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite && strings.HasSuffix(op.Path, ".log") {
+			return syscall.ENOSPC
+		}
+		return nil
+	}))
+	tn := newTestNodeWith(t, node.Options{FS: fs})
+	health := func() (int, map[string]string) {
+		code, b := tn.do("GET", "/healthz", "", "")
+		var body map[string]string
+		if err := json.Unmarshal(b, &body); err != nil {
+			t.Fatalf("healthz body %q: %v", b, err)
+		}
+		return code, body
+	}
+	if code, body := health(); code != http.StatusOK || body["status"] != "ok" {
+		t.Fatalf("healthz on a working store: %d %v", code, body)
+	}
+	full.Store(true)
+	if code, b := tn.do("PUT", "/v1/datasets/population.identity/entities/079090000001", goodCitizen); code != http.StatusServiceUnavailable {
+		t.Fatalf("write on a full disk: %d %s", code, b)
+	}
+	code, body := health()
+	if code != http.StatusServiceUnavailable || body["status"] != "failed" ||
+		!strings.Contains(body["reason"], "no space left on device") || !strings.Contains(body["reason"], "restart") {
+		t.Fatalf("healthz on a failed store: %d %v", code, body)
 	}
 }
 

@@ -23,10 +23,20 @@ type Config struct {
 	Tokens *Tokens
 	// MaxBodyBytes caps request bodies; zero means 16 MiB.
 	MaxBodyBytes int64
+	// WriteTimeout bounds each write of an answer: the connection's write
+	// deadline is moved this far ahead as the answer is written, so a long
+	// answer (an export, a stream of changes) lasts as long as the client
+	// keeps reading it, and a client that stops reading is cut off. Zero
+	// leaves the server's deadline alone.
+	WriteTimeout time.Duration
 	// Status returns the body of GET /v1/status; MetaStatus that of
 	// GET /v1/meta (the control plane as this node sees it).
 	Status     func() any
 	MetaStatus func() any
+	// Health reports why the node cannot work (e.g. its store failed after
+	// a disk error), or nil; GET /healthz answers 503 with the reason while
+	// it is not nil. Nil means always healthy.
+	Health func() error
 	// Verify compares dataset digests with peers (GET /v1/verify); nil
 	// answers 400 (a single node has nothing to compare).
 	Verify func(ctx context.Context, peer, dataset string) (any, error)
@@ -103,6 +113,12 @@ func New(cfg Config) http.Handler {
 	route("GET /v1/status", RoleRead, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, cfg.Status()) })
 	route("GET /metrics", RoleRead, promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}).ServeHTTP)
 	route("GET /healthz", RoleNone, func(w http.ResponseWriter, r *http.Request) {
+		if cfg.Health != nil {
+			if err := cfg.Health(); err != nil {
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "failed", "reason": err.Error()})
+				return
+			}
+		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.Handle("/", s.wrap("other", RoleNone, func(w http.ResponseWriter, r *http.Request) {
@@ -111,10 +127,16 @@ func New(cfg Config) http.Handler {
 	return mux
 }
 
-// statusRecorder remembers the status code for metrics.
+// statusRecorder remembers the status code for metrics and keeps the write
+// deadline ahead of the writes. (Reads need no such care: net/http lifts the
+// read deadline once the request is read.)
 type statusRecorder struct {
 	http.ResponseWriter
 	code int
+
+	rc       *http.ResponseController
+	timeout  time.Duration // zero: no deadline to move
+	extended time.Time     // when the deadline was last moved
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -122,9 +144,31 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	s.extend(false)
+	return s.ResponseWriter.Write(b)
+}
+
 func (s *statusRecorder) Flush() {
+	s.extend(false)
 	if f, ok := s.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// extend moves the write deadline timeout ahead, unless it was moved less
+// than an eighth of it ago (or now is set).
+func (s *statusRecorder) extend(now bool) {
+	if s.timeout <= 0 {
+		return
+	}
+	t := time.Now()
+	if now || t.Sub(s.extended) > s.timeout/8 {
+		s.rc.SetWriteDeadline(t.Add(s.timeout))
+		s.extended = t
 	}
 }
 
@@ -132,8 +176,9 @@ func (s *statusRecorder) Flush() {
 func (s *server) wrap(route string, need Role, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout}
 		defer func() {
+			rec.extend(true) // for what the server writes after the handler
 			s.requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
 			s.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 		}()

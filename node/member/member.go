@@ -71,7 +71,12 @@ type Config struct {
 	Name string
 	// BindAddr is the IP:port to listen on for gossip, UDP and TCP alike,
 	// e.g. "0.0.0.0:7946". Port 0 picks a free port (see List.Addr).
+	// Ignored when Socket is set.
 	BindAddr string
+	// Socket, if not nil, is an address already bound by Listen: gossip runs
+	// on it instead of binding BindAddr. Start owns it from then on, also
+	// when Start fails.
+	Socket *Socket
 	// AdvertiseAddr is the IP:port other nodes should use to reach this one,
 	// when it differs from BindAddr (NAT, or BindAddr 0.0.0.0 on a host with
 	// several interfaces). Empty: memberlist picks the bound address, or the
@@ -140,7 +145,7 @@ func (c Config) Validate() error {
 	if strings.TrimSpace(c.Name) == "" {
 		return bad("Name is empty; set it to the member name")
 	}
-	if _, err := parseHostPort(c.BindAddr); err != nil {
+	if _, err := parseHostPort(c.BindAddr); err != nil && c.Socket == nil {
 		return bad("BindAddr %q: %v; use IP:port such as 0.0.0.0:7946", c.BindAddr, err)
 	}
 	if c.AdvertiseAddr != "" {
@@ -212,9 +217,17 @@ type entry struct {
 	raw  []byte
 }
 
-// Start validates cfg, starts gossip on cfg.BindAddr and returns the running
-// List. The node is alone until Join; others may also join through it.
-func Start(cfg Config) (*List, error) {
+// Start validates cfg, starts gossip on cfg.Socket or cfg.BindAddr and
+// returns the running List. The node is alone until Join; others may also
+// join through it.
+func Start(cfg Config) (l *List, err error) {
+	if cfg.Socket != nil {
+		defer func() {
+			if err != nil {
+				cfg.Socket.Close()
+			}
+		}()
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -227,7 +240,7 @@ func Start(cfg Config) (*List, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	l := &List{
+	l = &List{
 		cfg:  cfg,
 		log:  logger,
 		kick: make(chan struct{}, 1),
@@ -249,7 +262,7 @@ func Start(cfg Config) (*List, error) {
 
 	ml, err := memberlist.Create(mc)
 	if err != nil {
-		return nil, fmt.Errorf("member: start gossip on %s: %w (is the port free and the address local?)", cfg.BindAddr, err)
+		return nil, fmt.Errorf("member: start gossip on %s: %w (is the port free and the address local?)", l.Addr(), err)
 	}
 	l.ml = ml
 	if l.view, err = newStateView(ml); err != nil {
@@ -271,10 +284,15 @@ func (l *List) memberlistConfig() (*memberlist.Config, error) {
 		mc = memberlist.DefaultLANConfig()
 	}
 	mc.Name = c.Name
-	bind, _ := parseHostPort(c.BindAddr) // validated
-	mc.BindAddr = bind.Addr().String()
-	mc.BindPort = int(bind.Port())
-	mc.AdvertisePort = int(bind.Port())
+	if c.Socket != nil {
+		// memberlist learns the bound port from its own transport only.
+		mc.Transport = c.Socket.nt
+		mc.BindAddr, mc.BindPort = c.Socket.ip, c.Socket.port
+	} else {
+		bind, _ := parseHostPort(c.BindAddr) // validated
+		mc.BindAddr, mc.BindPort = bind.Addr().String(), int(bind.Port())
+	}
+	mc.AdvertisePort = mc.BindPort
 	if c.AdvertiseAddr != "" {
 		adv, _ := parseHostPort(c.AdvertiseAddr)
 		mc.AdvertiseAddr = adv.Addr().String()
