@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/lienthong/lienthong/node"
 )
 
 // TestStartRefusesDamage damages a stopped node's directory the ways issue
@@ -20,12 +23,18 @@ import (
 // damage and what to do.
 func TestStartRefusesDamage(t *testing.T) {
 	template := filepath.Join(t.TempDir(), "hcm")
-	api := freeAddr(t)
-	mustRun(t, nil, "init", "--dir", template, "--name", "hcm", "--api", api)
+	lienthongBinary(t)
+	mustRun(t, nil, "init", "--dir", template, "--name", "hcm", "--api", "127.0.0.1:0")
 	// Two runs: the first run's writes are flushed to an SSTable when the
 	// second opens the store; the second run's are in its WAL.
+	var addrs node.Addresses
 	for run := range 2 {
-		node := startNode(t, template, api)
+		var logs bytes.Buffer
+		cmd, done, a, err := startPinned(template, &logs, addrs, "start", "--dir", template, "--log-level", "warn")
+		if err != nil {
+			t.Fatalf("start: %v\n%s", err, logs.String())
+		}
+		addrs = a
 		if run == 0 {
 			mustRun(t, nil, "schema", "put", "--dir", template, "../docs/examples/schemas/citizen.json")
 			mustRun(t, nil, "dataset", "create", "--dir", template, "--name", "population.identity", "--type", "citizen",
@@ -35,9 +44,10 @@ func TestStartRefusesDamage(t *testing.T) {
 			mustRun(t, nil, "put", "--dir", template, "population.identity", fmt.Sprintf("07909%d%06d", run, i),
 				fmt.Sprintf(`{"full_name":"Người %d","birth_date":"1991-01-01","sex":"female","birth_province":"79"}`, i))
 		}
-		node.Process.Signal(syscall.SIGTERM)
-		if err := node.Wait(); err != nil {
-			t.Fatalf("stop: %v", err)
+		cmd.Process.Signal(syscall.SIGTERM)
+		<-done
+		if !cmd.ProcessState.Success() {
+			t.Fatalf("stop: %v\n%s", cmd.ProcessState, logs.String())
 		}
 	}
 	data := filepath.Join(template, "data")
