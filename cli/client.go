@@ -82,7 +82,7 @@ func (c *clientFlags) client(io *IO) (*Client, error) {
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
-	return &Client{base: strings.TrimRight(base, "/"), token: token, http: &http.Client{Timeout: 5 * time.Minute}}, nil
+	return &Client{base: strings.TrimRight(base, "/"), token: token, http: newHTTPClient(5 * time.Minute)}, nil
 }
 
 // APIError is an error answer from the node.

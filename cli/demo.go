@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,7 +87,7 @@ func runDemoUp(ctx context.Context, io *IO, args []string) error {
 			return err
 		}
 		n := &demoNode{InitResult: *res, Dir: res.Dir}
-		n.client = &Client{base: res.APIURL, token: res.AdminToken, http: &http.Client{Timeout: time.Minute}}
+		n.client = &Client{base: res.APIURL, token: res.AdminToken, http: newHTTPClient(time.Minute)}
 		nodes = append(nodes, n)
 	}
 	start := func(n *demoNode, extra ...string) error {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lienthong/lienthong/cli"
 	"github.com/lienthong/lienthong/node"
 )
 
@@ -226,7 +227,9 @@ func (c *fedCluster) waitFor(d time.Duration, what string, cond func() (bool, st
 	return 0
 }
 
-var httpClient = &http.Client{Timeout: 10 * time.Second}
+// httpClient retries after 503 as the CLI does (an owner holds its writes
+// for a moment after it starts).
+var httpClient = cli.RetryingClient(10*time.Second, 10*time.Second)
 
 // apiResp is an API response: status and body.
 type apiResp struct {
