@@ -84,6 +84,11 @@ func startFederation(cfg Config, opts Options, key crypto.PrivKey, id peer.ID, s
 		boot = append(boot, ai.ID)
 	}
 	f.gater = transport.NewGater(opts.Logger)
+	if reg != nil {
+		if err := reg.Register(f.gater.Collector()); err != nil {
+			return nil, fmt.Errorf("metrics: %w", err)
+		}
+	}
 	f.gater.SetBootstrap(boot)
 	for _, b := range opts.BlockPeers {
 		id, err := peer.Decode(b)

@@ -1,9 +1,13 @@
 package transport
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/control"
@@ -29,15 +33,25 @@ const (
 // is sent (InterceptPeerDial). Inbound connections cannot be judged before
 // the security handshake, so they are refused right after it, when the peer
 // ID is authenticated (InterceptSecured, which also re-checks outbound
-// connections). Every refusal is counted (Refused) and logged at debug level
-// with the keys peer, direction and reason.
+// connections). Every refusal is counted (Refused, and the metric
+// lienthong_p2p_connections_refused_total by direction and reason). An
+// inbound peer that is not admitted is logged at warn level, at most once a
+// minute per peer (someone holding a key the federation does not know is
+// knocking); the rest at debug level, with the keys peer, direction and
+// reason.
 //
 // Changing the sets does not touch existing connections; call Enforce for
 // that. All methods are safe for concurrent use and never block on the
 // network, except Enforce.
 type Gater struct {
-	logger  *slog.Logger
-	refused atomic.Uint64
+	logger   *slog.Logger
+	refused  atomic.Uint64
+	counters *prometheus.CounterVec
+
+	warned struct {
+		sync.Mutex
+		at map[peer.ID]time.Time // when an unknown inbound peer was last logged at warn
+	}
 
 	mu struct {
 		sync.RWMutex
@@ -53,7 +67,11 @@ func NewGater(logger *slog.Logger) *Gater {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	g := &Gater{logger: logger}
+	g := &Gater{logger: logger, counters: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "lienthong_p2p_connections_refused_total",
+		Help: "Connections and dials refused by the connection gater, by direction (inbound, outbound) and reason (not_admitted, blocked).",
+	}, []string{"direction", "reason"})}
+	g.warned.at = map[peer.ID]time.Time{}
 	g.mu.admitted = map[peer.ID]struct{}{}
 	g.mu.bootstrap = map[peer.ID]struct{}{}
 	g.mu.blocked = map[peer.ID]struct{}{}
@@ -118,6 +136,9 @@ func (g *Gater) Allowed(id peer.ID) bool {
 // it was created.
 func (g *Gater) Refused() uint64 { return g.refused.Load() }
 
+// Collector returns the gater's metrics, for the node's registry.
+func (g *Gater) Collector() prometheus.Collector { return g.counters }
+
 // check returns the refusal reason, or ok.
 func (g *Gater) check(id peer.ID) (reason string, ok bool) {
 	g.mu.RLock()
@@ -138,10 +159,35 @@ func (g *Gater) gate(id peer.ID, dir network.Direction, stage string) bool {
 	reason, ok := g.check(id)
 	if !ok {
 		g.refused.Add(1)
-		g.logger.Debug("connection refused",
-			"peer", id.String(), "direction", dir.String(), "reason", reason, "stage", stage)
+		direction := "outbound"
+		if dir == network.DirInbound {
+			direction = "inbound"
+		}
+		g.counters.WithLabelValues(direction, reason).Inc()
+		level := slog.LevelDebug
+		if dir == network.DirInbound && reason == reasonNotAdmitted && g.warnOnce(id) {
+			level = slog.LevelWarn
+		}
+		g.logger.Log(context.Background(), level, "connection refused",
+			"peer", id.String(), "direction", direction, "reason", reason, "stage", stage)
 	}
 	return ok
+}
+
+// warnOnce reports whether a refusal of id is to be logged at warn: once a
+// minute per peer, with a bounded memory of peers.
+func (g *Gater) warnOnce(id peer.ID) bool {
+	g.warned.Lock()
+	defer g.warned.Unlock()
+	now := time.Now()
+	if t, ok := g.warned.at[id]; ok && now.Sub(t) < time.Minute {
+		return false
+	}
+	if len(g.warned.at) >= 1024 {
+		clear(g.warned.at)
+	}
+	g.warned.at[id] = now
+	return true
 }
 
 // Enforce closes every connection of h to a peer that is no longer allowed

@@ -17,6 +17,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 const echoProto protocol.ID = "/lienthong/test/echo/1.0.0"
@@ -107,6 +108,12 @@ func TestNonAdmittedPeerRefused(t *testing.T) {
 				})
 				if victim.gater.Refused() == refusedBefore {
 					t.Fatalf("victim's gater counted no refusal")
+				}
+				if n := testutil.ToFloat64(victim.gater.counters.WithLabelValues("inbound", "not_admitted")); n == 0 {
+					t.Fatalf("lienthong_p2p_connections_refused_total{inbound,not_admitted} = 0 after an intruder's connection")
+				}
+				if logs := victim.logs.String(); !strings.Contains(logs, "level=WARN msg=\"connection refused\" peer="+intruder.ID().String()) {
+					t.Fatalf("no warning names the intruder:\n%s", logs)
 				}
 
 				// Outbound: the victim never dials the intruder, even when

@@ -1,10 +1,11 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
-	"io"
 	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ var loopbackAddrs = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-
 type testNode struct {
 	host.Host
 	gater *Gater
+	logs  *syncBuffer
 }
 
 // newTestNode starts a host on loopback (TCP and QUIC) with its own gater
@@ -31,15 +33,29 @@ func newTestNode(t *testing.T) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	logs := &syncBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, nil))
 	g := NewGater(logger)
 	h, err := NewHost(HostConfig{Key: key, ListenAddrs: loopbackAddrs, Gater: g, Logger: logger})
 	if err != nil {
 		t.Fatalf("NewHost: %v", err)
 	}
 	t.Cleanup(func() { _ = h.Close() })
-	return &testNode{Host: h, gater: g}
+	return &testNode{Host: h, gater: g, logs: logs}
 }
+
+// syncBuffer is a bytes.Buffer safe for the host's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // addrOf returns n's listen address for transport "tcp" or "quic-v1".
 func addrOf(t *testing.T, n host.Host, transport string) ma.Multiaddr {
