@@ -273,8 +273,8 @@ func TestGaterSets(t *testing.T) {
 		t.Fatalf("Refused() = %d, want 2", g.Refused())
 	}
 	for _, want := range []string{
-		"peer=" + ids[0].String() + " direction=Inbound reason=blocked",
-		"peer=" + ids[1].String() + " direction=Outbound reason=not_admitted",
+		"peer=" + ids[0].String() + " direction=inbound reason=blocked",
+		"peer=" + ids[1].String() + " direction=outbound reason=not_admitted",
 	} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log lacks %q:\n%s", want, logs.String())
