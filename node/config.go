@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -180,11 +181,16 @@ func LoadConfig(dir string) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
+	return parseConfig(b, dir)
+}
+
+// parseConfig decodes and validates the YAML config of the node in dir.
+func parseConfig(b []byte, dir string) (Config, error) {
 	c := DefaultConfig("")
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		return Config{}, fmt.Errorf("%w: %s: %w", ErrConfig, path, err)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("%w: %s: %w", ErrConfig, filepath.Join(dir, ConfigFile), err)
 	}
 	c.Dir = dir
 	return c, c.Validate()

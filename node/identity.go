@@ -23,6 +23,11 @@ func LoadIdentity(dir string) (crypto.PrivKey, peer.ID, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	return parseIdentity(b, path)
+}
+
+// parseIdentity decodes and checks the identity key read from path.
+func parseIdentity(b []byte, path string) (crypto.PrivKey, peer.ID, error) {
 	damaged := func(why string) error {
 		return fmt.Errorf("%w: identity key %s is damaged: %s; restore it from a backup of this node "+
 			"(a new key is a new peer ID, which the federation must admit as a new member)", ErrConfig, path, why)
