@@ -84,7 +84,7 @@ type testNode struct {
 
 // newPair starts owner "hcm" and reader "moh" of population.identity on
 // one memNet, with retention and small snapshot chunks.
-func newPair(t *testing.T, clk *clock, retention time.Duration) (*memNet, *testNode, *testNode) {
+func newPair(t testing.TB, clk *clock, retention time.Duration) (*memNet, *testNode, *testNode) {
 	t.Helper()
 	net := &memNet{nodes: map[peer.ID]*Replicator{}, calls: map[string]int{}}
 	var nodes []*testNode
@@ -100,7 +100,7 @@ func newPair(t *testing.T, clk *clock, retention time.Duration) (*memNet, *testN
 }
 
 // start opens (or reopens) n's store with the pair's metadata.
-func (n *testNode) start(t *testing.T, net *memNet, clk *clock, all []*testNode, retention time.Duration) {
+func (n *testNode) start(t testing.TB, net *memNet, clk *clock, all []*testNode, retention time.Duration) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := storage.Open(storage.Options{Dir: "db", FS: n.fs})
@@ -153,7 +153,7 @@ func (n *testNode) start(t *testing.T, net *memNet, clk *clock, all []*testNode,
 	net.mu.Unlock()
 }
 
-func (n *testNode) write(t *testing.T, from, to int, name string) {
+func (n *testNode) write(t testing.TB, from, to int, name string) {
 	t.Helper()
 	for i := from; i < to; i++ {
 		_, err := n.eng.Write(context.Background(), data.Write{Dataset: "population.identity", Key: fmt.Sprintf("0790900%05d", i),
