@@ -62,7 +62,7 @@ sim: build ## run every simulator scenario on its seeds (reports in bin/sim) and
 	  $(BIN)/lienthong sim run $$f --report $(BIN)/sim/$$n; done
 	$(BIN)/lienthong sim swarm --seeds $(SWARM_SEEDS) --report $(BIN)/sim/swarm
 
-check: lint test sim ## what CI runs
+check: lint test sim ## lint, every test and the simulator (CI runs these, then make fuzz FUZZTIME=20s)
 
 demo: build ## start a local federation (a seed, two provinces, a ministry) with sample data; make demo-stop ends it
 	$(BIN)/lienthong demo up --dir $(DEMO_DIR) --count $(DEMO_COUNT)
