@@ -285,22 +285,62 @@ type Txn struct {
 	changes []Change
 }
 
-type kv struct{ k, v []byte }
+// kv is one write of a Txn: a set (a nil v deletes) or, with merge, a
+// merge operand (an entity state, see stateMerger).
+type kv struct {
+	k, v  []byte
+	merge bool
+}
 
 func (tx *Txn) get(key []byte) ([]byte, error) {
-	if i, ok := tx.overlay[string(key)]; ok {
-		return tx.writes[i].v, nil
+	i, ok := tx.overlay[string(key)]
+	if !ok {
+		return tx.s.al.get(tx.b, key)
 	}
-	return tx.s.al.get(tx.b, key)
+	w := tx.writes[i]
+	if !w.merge {
+		return w.v, nil
+	}
+	// A merge operand on top of what the group batch and the store hold
+	// (the indexed batch resolves their own operands).
+	base, err := tx.s.al.get(tx.b, key)
+	if err == ErrNotFound {
+		return w.v, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return mergeStates(key, base, w.v)
 }
 
 func (tx *Txn) set(key, value []byte) {
 	if i, ok := tx.overlay[string(key)]; ok {
-		tx.writes[i].v = value
+		tx.writes[i] = kv{k: key, v: value}
 		return
 	}
 	tx.overlay[string(key)] = len(tx.writes)
-	tx.writes = append(tx.writes, kv{key, value})
+	tx.writes = append(tx.writes, kv{k: key, v: value})
+}
+
+// merge adds the encoded state operand to the state at key.
+func (tx *Txn) merge(key, operand []byte) error {
+	i, ok := tx.overlay[string(key)]
+	if !ok {
+		tx.overlay[string(key)] = len(tx.writes)
+		tx.writes = append(tx.writes, kv{k: key, v: operand, merge: true})
+		return nil
+	}
+	w := &tx.writes[i]
+	if w.v == nil && !w.merge { // deleted in this Txn: the operand is all there is
+		*w = kv{k: key, v: operand}
+		return nil
+	}
+	v, err := mergeStates(key, w.v, operand)
+	if err != nil {
+		return err
+	}
+	w.v = v
+	return nil
 }
 
 // flush moves the Txn's writes into the group batch and its heads into
@@ -311,9 +351,12 @@ func (tx *Txn) flush(dirty map[string]Head) {
 		tx.b.DeleteRange(r.k, r.v, nil)
 	}
 	for _, w := range tx.writes {
-		if w.v == nil {
+		switch {
+		case w.merge:
+			tx.b.Merge(w.k, w.v, nil)
+		case w.v == nil:
 			tx.b.Delete(w.k, nil)
-		} else {
+		default:
 			tx.b.Set(w.k, w.v, nil)
 		}
 	}
@@ -384,6 +427,17 @@ func (tx *Txn) Head(dataset, origin string) (Head, error) {
 //
 // REQUIRES: st is the entity's state with op applied.
 func (tx *Txn) Append(op *crdt.Op, st *crdt.State) ([32]byte, error) {
+	return tx.appendOp(op, st, false)
+}
+
+// AppendMerge is Append for an op whose entity state this Txn has not read:
+// the op's delta is merged into the state (stateMerger) without reading it.
+// The replication receive path applies ops this way.
+func (tx *Txn) AppendMerge(op *crdt.Op) ([32]byte, error) {
+	return tx.appendOp(op, op.Delta(), true)
+}
+
+func (tx *Txn) appendOp(op *crdt.Op, st *crdt.State, merge bool) ([32]byte, error) {
 	for what, v := range map[string]string{"dataset": op.Dataset, "origin": op.Origin, "entity type": op.Type, "key": op.Key} {
 		if err := checkName(what, v); err != nil {
 			return [32]byte{}, err
@@ -399,8 +453,15 @@ func (tx *Txn) Append(op *crdt.Op, st *crdt.State) ([32]byte, error) {
 	}
 	enc := crdt.AppendOp(nil, op)
 	hash := sha256.Sum256(enc)
+	ek, state := entityKey(op.Type, op.Key, op.Dataset), crdt.AppendState(nil, st)
+	if merge {
+		if err := tx.merge(ek, state); err != nil {
+			return [32]byte{}, err
+		}
+	} else {
+		tx.set(ek, state)
+	}
 	tx.set(opKey(op.Dataset, op.Origin, op.Seq), enc)
-	tx.set(entityKey(op.Type, op.Key, op.Dataset), crdt.AppendState(nil, st))
 	// The head itself is written once per group, at the end (see commit).
 	tx.heads[string(headKey(op.Dataset, op.Origin))] = Head{Seq: op.Seq, Hash: hash, Time: op.Time}
 	tx.changes = append(tx.changes, Change{Dataset: op.Dataset, Origin: op.Origin, OpSeq: op.Seq, Type: op.Type, Key: op.Key})

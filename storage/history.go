@@ -115,7 +115,7 @@ func (tx *Txn) raiseFloor(dataset, origin string, upTo uint64) error {
 	if err != nil || upTo <= floor {
 		return err
 	}
-	tx.ranges = append(tx.ranges, kv{opKey(dataset, origin, floor+1), opKey(dataset, origin, upTo+1)})
+	tx.ranges = append(tx.ranges, kv{k: opKey(dataset, origin, floor+1), v: opKey(dataset, origin, upTo+1)})
 	tx.set(floorKey(dataset, origin), binary.AppendUvarint(nil, upTo))
 	return nil
 }
@@ -161,7 +161,7 @@ func (tx *Txn) PutState(typ, key, dataset, from string, st *crdt.State) error {
 // DeleteLocalRange deletes the node-local values whose names are in
 // [from, to).
 func (tx *Txn) DeleteLocalRange(from, to string) {
-	tx.ranges = append(tx.ranges, kv{localKey(from), localKey(to)})
+	tx.ranges = append(tx.ranges, kv{k: localKey(from), v: localKey(to)})
 }
 
 // DropDataset deletes everything the store holds of dataset, of entity type
@@ -207,7 +207,7 @@ func (s *Store) DropDataset(ctx context.Context, typ, keyPrefix, dataset string)
 	err := s.Update(ctx, func(tx *Txn) error {
 		for _, table := range []byte{tableOp, tableHead, tableFloor} {
 			p := append(appendParts(nil, table, dataset), sep)
-			tx.ranges = append(tx.ranges, kv{p, prefixEnd(p)})
+			tx.ranges = append(tx.ranges, kv{k: p, v: prefixEnd(p)})
 		}
 		tx.dropped = append(tx.dropped, string(append(appendParts(nil, tableHead, dataset), sep)))
 		return nil

@@ -205,7 +205,7 @@ func (r *RaftStore) StoreLogs(logs []*raft.Log) error {
 		if l.Index == 0 {
 			return fmt.Errorf("%w: raft log index 0 (indexes start at 1; 0 means an empty log)", ErrInvalid)
 		}
-		writes[i] = kv{raftLogKey(l.Index), appendRaftLog(nil, l)}
+		writes[i] = kv{k: raftLogKey(l.Index), v: appendRaftLog(nil, l)}
 		lo, hi = min(lo, l.Index), max(hi, l.Index)
 	}
 	r.wmu.Lock()

@@ -192,6 +192,7 @@ func Open(opts Options) (*Store, error) {
 		FormatMajorVersion: pebble.FormatWALSyncChunks,
 		// Larger memtables flush less often under write load.
 		MemTableSize: opts.MemTableBytes,
+		Merger:       stateMerger,
 	}
 	// The write path reads each entity's state before writing it, and most
 	// writes of a bulk load are to new keys: bloom filters answer "absent"

@@ -39,7 +39,7 @@ func newTestNode(t testing.TB) *testNode {
 }
 
 // newTestNodeWith is newTestNode with opts, e.g. a file system that fails.
-func newTestNodeWith(t *testing.T, opts node.Options) *testNode {
+func newTestNodeWith(t testing.TB, opts node.Options) *testNode {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := node.DefaultConfig("mps")

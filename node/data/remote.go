@@ -95,12 +95,9 @@ func (e *Engine) ApplyRemote(ctx context.Context, ops []*crdt.Op, also func(*sto
 			if err := e.clock.Observe(op.Time, now); err != nil {
 				return &RemoteError{RejectClock, op.Seq, err}
 			}
-			st, err := tx.State(op.Type, op.Key, op.Dataset)
-			if err != nil {
-				return err
-			}
-			st.Apply(op)
-			if _, err := tx.Append(op, st); err != nil {
+			// No read of the entity's state: the op's delta is merged
+			// into it (storage.Txn.AppendMerge).
+			if _, err := tx.AppendMerge(op); err != nil {
 				if errors.Is(err, storage.ErrSequence) {
 					return &RemoteError{RejectStream, op.Seq, err}
 				}
