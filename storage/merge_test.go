@@ -101,3 +101,60 @@ func TestAppendMergeMatchesAppend(t *testing.T) {
 	s = openMem(t, fs)
 	check("after reopen")
 }
+
+// BenchmarkReceive applies batches of 1,000 replicated ops updating random
+// entities of a store already holding `entities` of them, in one disk
+// directory: read-merge-write (the receive path before AppendMerge, and
+// still the owner's) against a merge operand. ns/op is per op.
+func BenchmarkReceive(b *testing.B) {
+	for _, entities := range []int{10_000, 200_000} {
+		for _, path := range []string{"read-merge-write", "merge-operand"} {
+			b.Run(fmt.Sprintf("entities=%d/%s", entities, path), func(b *testing.B) {
+				s, err := Open(Options{Dir: b.TempDir(), CacheBytes: 8 << 20})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer s.Close()
+				ctx := context.Background()
+				seq, prev := uint64(0), [32]byte{}
+				value := bytes.Repeat([]byte("x"), 100)
+				batch := func(n int, key func(i int) int, merge bool) {
+					if err := s.Update(ctx, func(tx *Txn) error {
+						for i := range n {
+							seq++
+							op := &crdt.Op{Dataset: "d", Origin: "o", Seq: seq, Prev: prev, Epoch: 1,
+								Time: crdt.Timestamp{WallMillis: int64(seq)}, Type: "t", Key: fmt.Sprintf("k%08d", key(i)),
+								Fields: []crdt.FieldOp{{Name: "f", Kind: crdt.Register, Value: value}, {Name: "g", Kind: crdt.Register, Value: value}}}
+							var err error
+							if merge {
+								prev, err = tx.AppendMerge(op)
+							} else {
+								st, err := tx.State(op.Type, op.Key, op.Dataset)
+								if err != nil {
+									return err
+								}
+								st.Apply(op)
+								prev, err = tx.Append(op, st)
+							}
+							if err != nil {
+								return err
+							}
+						}
+						return nil
+					}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				for base := 0; base < entities; base += 1000 {
+					batch(1000, func(i int) int { return base + i }, true)
+				}
+				s.db.Flush()
+				rng := rand.New(rand.NewPCG(3, 4))
+				b.ResetTimer()
+				for done := 0; done < b.N; done += 1000 {
+					batch(min(1000, b.N-done), func(int) int { return rng.IntN(entities) }, path == "merge-operand")
+				}
+			})
+		}
+	}
+}
