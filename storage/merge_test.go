@@ -129,12 +129,7 @@ func BenchmarkReceive(b *testing.B) {
 							if merge {
 								prev, err = tx.AppendMerge(op)
 							} else {
-								st, err := tx.State(op.Type, op.Key, op.Dataset)
-								if err != nil {
-									return err
-								}
-								st.Apply(op)
-								prev, err = tx.Append(op, st)
+								prev, err = readMergeWrite(tx, op)
 							}
 							if err != nil {
 								return err
@@ -157,4 +152,13 @@ func BenchmarkReceive(b *testing.B) {
 			})
 		}
 	}
+}
+
+func readMergeWrite(tx *Txn, op *crdt.Op) ([32]byte, error) {
+	st, err := tx.State(op.Type, op.Key, op.Dataset)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	st.Apply(op)
+	return tx.Append(op, st)
 }
