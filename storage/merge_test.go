@@ -47,14 +47,9 @@ func TestAppendMergeMatchesAppend(t *testing.T) {
 		var err error
 		if rng.IntN(2) == 0 {
 			prev, err = tx.AppendMerge(op)
-			return err
+		} else {
+			prev, err = readMergeWrite(tx, op)
 		}
-		st, err := tx.State("t", key, "d")
-		if err != nil {
-			return err
-		}
-		st.Apply(op)
-		prev, err = tx.Append(op, st)
 		return err
 	}
 	check := func(when string) {
