@@ -3,7 +3,6 @@ package control
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"maps"
@@ -13,9 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/hashicorp/raft"
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,17 +76,7 @@ func total(m map[string]float64) float64 {
 // by the first seed: a real libp2p host and Control like the seeds'.
 func (c *cluster) addMember(t *testing.T, name string) int {
 	t.Helper()
-	key, _, err := crypto.GenerateEd25519Key(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := transport.NewGater(nil)
-	h, err := transport.NewHost(transport.HostConfig{Key: key, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Gater: g})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.hosts, c.gaters = append(c.hosts, h), append(c.gaters, g)
-	c.fs = append(c.fs, vfs.NewMem())
+	h := c.newHost(t)
 	c.self = append(c.self, meta.Member{Name: name, Role: "member", PeerID: h.ID().String()})
 	var ids []peer.ID
 	for _, o := range c.hosts {

@@ -46,17 +46,7 @@ func newCluster(t testing.TB, n int) *cluster {
 	c := &cluster{t: t}
 	var ids []peer.ID
 	for i := 0; i < n; i++ {
-		key, _, err := crypto.GenerateEd25519Key(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		g := transport.NewGater(nil)
-		h, err := transport.NewHost(transport.HostConfig{Key: key, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Gater: g})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.hosts, c.gaters = append(c.hosts, h), append(c.gaters, g)
-		c.fs = append(c.fs, vfs.NewMem())
+		h := c.newHost(t)
 		c.self = append(c.self, meta.Member{Name: fmt.Sprintf("s%d", i+1), Role: "seed", PeerID: h.ID().String()})
 		ids = append(ids, h.ID())
 	}
@@ -324,4 +314,22 @@ func BenchmarkPropose(b *testing.B) {
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 		})
 	}
+}
+
+// newHost starts a libp2p host on loopback with its own gater and memory
+// file system for one more node of c.
+func (c *cluster) newHost(t testing.TB) host.Host {
+	t.Helper()
+	key, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := transport.NewGater(nil)
+	h, err := transport.NewHost(transport.HostConfig{Key: key, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Gater: g})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.hosts, c.gaters = append(c.hosts, h), append(c.gaters, g)
+	c.fs = append(c.fs, vfs.NewMem())
+	return h
 }
