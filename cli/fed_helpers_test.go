@@ -229,7 +229,7 @@ func (c *fedCluster) waitFor(d time.Duration, what string, cond func() (bool, st
 
 // httpClient retries after 503 as the CLI does (an owner holds its writes
 // for a moment after it starts).
-var httpClient = cli.RetryingClient(10*time.Second, 3*time.Second)
+var httpClient = cli.RetryingClient(10*time.Second, 5*time.Second)
 
 // apiResp is an API response: status and body.
 type apiResp struct {

@@ -7,11 +7,12 @@ import (
 )
 
 // retryUnavailable is an http.RoundTripper that sends a request again after
-// a 503 with Retry-After, for up to maxWait in all. A node answers 503 only
-// for what it did not do (writes held while an owner checks its streams at
-// start, no metadata quorum, a failed store, too many connections), so a
-// request is safe to repeat, including a non-idempotent PATCH. Requests
-// whose body cannot be rewound are not retried.
+// a 503 with Retry-After, for up to maxWait in all. A node sends Retry-After
+// only for what it did not do (writes held while an owner checks its
+// streams at start, too many connections), so such a request is safe to
+// repeat, including a non-idempotent PATCH; a 503 without it (no_quorum,
+// whose change may have committed, or a failed store) is returned as it is.
+// Requests whose body cannot be rewound are not retried.
 type retryUnavailable struct {
 	next    http.RoundTripper
 	maxWait time.Duration

@@ -165,7 +165,7 @@ func (f *federation) startReplica(eng *data.Engine, st *storage.Store, key crypt
 	if f.ownsSharedDataset() {
 		// Before its first write, an owner gets back from its readers any
 		// of its own ops its store lacks (replica.Recover).
-		eng.HoldWrites("this node is checking its own streams against its readers before it writes (at most " + recoverWait(f.fast).String() + ")")
+		eng.HoldWrites("this node is checking its own streams against its readers before it writes (at most "+recoverWait(f.fast).String()+")", recoverWait(f.fast))
 		f.wg.Add(1)
 		go func() {
 			defer f.wg.Done()

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/lienthong/lienthong/node/control"
 	"github.com/lienthong/lienthong/node/data"
@@ -100,9 +102,14 @@ func classify(err error) (int, ErrorDetail) {
 
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status, d := classify(err)
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", "5")
-	} else if status >= 500 {
+	// Retry-After only where nothing was done and waiting helps: a write
+	// hold says how long it may last. A no_quorum answer has none: the
+	// change may have committed without this node seeing it apply.
+	var held *data.HeldError
+	if errors.As(err, &held) {
+		w.Header().Set("Retry-After", strconv.Itoa(int((held.RetryAfter+time.Second-1)/time.Second)))
+	}
+	if status >= 500 && status != http.StatusServiceUnavailable {
 		s.cfg.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	writeJSON(w, status, ErrorBody{Error: d})

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/lienthong/lienthong/crdt"
 	"github.com/lienthong/lienthong/node/dict"
@@ -24,10 +25,32 @@ var (
 	ErrNotFound = errors.New("data: not found")
 	ErrNotOwner = errors.New("data: not the owner")
 	ErrInvalid  = errors.New("data: invalid write")
-	// ErrHeld is returned by writes while they are held (HoldWrites): at
-	// start, while an owner gets its own ops back from its readers.
+	// ErrHeld is returned, as a *HeldError, by writes while they are held
+	// (HoldWrites): at start, while an owner gets its own ops back from its
+	// readers.
 	ErrHeld = errors.New("data: writes held")
 )
+
+// HeldError is the error of a write refused while writes are held. Nothing
+// was written; the same write may be sent again after RetryAfter.
+type HeldError struct {
+	Reason string
+	// RetryAfter is how long the hold may still last (at least 1 ms).
+	RetryAfter time.Duration
+}
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("%v: %s; retry in %s", ErrHeld, e.Reason, e.RetryAfter.Round(time.Second).String())
+}
+
+// Unwrap makes errors.Is(err, ErrHeld) true.
+func (e *HeldError) Unwrap() error { return ErrHeld }
+
+// hold is why and until when writes are held.
+type hold struct {
+	reason      string
+	untilMillis int64
+}
 
 // Config configures an Engine.
 type Config struct {
@@ -53,12 +76,14 @@ type Engine struct {
 	// which run one at a time on the committer goroutine.
 	clock   *crdt.Clock
 	scratch []byte
-	held    atomic.Pointer[string] // why writes are held, nil when they are not
+	held    atomic.Pointer[hold] // nil when writes are not held
 }
 
-// HoldWrites makes every write fail with ErrHeld and reason until
-// ReleaseWrites.
-func (e *Engine) HoldWrites(reason string) { e.held.Store(&reason) }
+// HoldWrites makes every write fail with a *HeldError naming reason until
+// ReleaseWrites, which the caller promises within at most max.
+func (e *Engine) HoldWrites(reason string, max time.Duration) {
+	e.held.Store(&hold{reason: reason, untilMillis: e.cfg.NowMillis() + max.Milliseconds()})
+}
 
 // ReleaseWrites ends HoldWrites.
 func (e *Engine) ReleaseWrites() { e.held.Store(nil) }
@@ -231,8 +256,8 @@ func invalid(field, rule, format string, args ...any) error {
 
 // check validates w against the current view; everything but the state.
 func (e *Engine) check(w Write) (*intent, error) {
-	if why := e.held.Load(); why != nil {
-		return nil, fmt.Errorf("%w: %s; retry in a few seconds", ErrHeld, *why)
+	if h := e.held.Load(); h != nil {
+		return nil, &HeldError{Reason: h.reason, RetryAfter: time.Duration(max(h.untilMillis-e.cfg.NowMillis(), 1)) * time.Millisecond}
 	}
 	v := e.cfg.Meta.View()
 	ds := v.Dataset(w.Dataset)
