@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -471,4 +472,29 @@ func TestStartFailsOnTakenAddress(t *testing.T) {
 			t.Logf("%s", strings.TrimSpace(msg))
 		})
 	}
+}
+
+// TestStartFailsOnHeldDirectory: `start` on a directory a running node holds
+// exits non-zero at once, naming the directory and the holder's pid (it
+// said "resource temporarily unavailable" from deep in the store).
+func TestStartFailsOnHeldDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ndc")
+	mustRun(t, nil, "init", "--dir", dir, "--name", "ndc", "--api", "127.0.0.1:0")
+	_, a := startNode(t, dir, node.Addresses{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, lienthongBinary(t), "start", "--dir", dir)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("a second start on %s still ran after 30s:\n%s", dir, stderr.String())
+	}
+	msg := stderr.String()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(msg, dir+" is held by another process (pid "+strconv.Itoa(a.PID)) ||
+		!strings.Contains(msg, "stop that node first") {
+		t.Fatalf("a second start on %s: %v\n%s", dir, err, msg)
+	}
+	t.Logf("%s", strings.TrimSpace(msg))
 }

@@ -60,11 +60,18 @@ func newLogger(io *IO, level string) (*slog.Logger, error) {
 // is bound (at api, its host:port), before it serves.
 func serve(ctx context.Context, cfg node.Config, opts node.Options, ready func(n *node.Node, api string) error) error {
 	logger := opts.Logger
-	// The API first: a taken port stops the node before it opens anything.
-	l, err := node.ListenAPI(cfg)
+	// The directory, then the API: another node on this directory, or a
+	// taken port, stops the node before it opens anything.
+	lock, err := node.LockDir(cfg.Dir)
 	if err != nil {
 		return err
 	}
+	l, err := node.ListenAPI(cfg)
+	if err != nil {
+		lock.Close()
+		return err
+	}
+	opts.Lock = lock
 	n, err := openNode(ctx, cfg, opts)
 	if err != nil {
 		l.Close()

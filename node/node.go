@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -49,6 +50,10 @@ type Options struct {
 	// BlockPeers are peer IDs refused even when admitted: a test hook that
 	// cuts links for partition tests.
 	BlockPeers []string
+	// Lock is the node directory's lock (LockDir), taken by a caller that
+	// must hold it before New; nil: New takes it. New owns it: it closes it
+	// when it fails, and in Close.
+	Lock io.Closer
 }
 
 // Node is one running lienthong node.
@@ -58,6 +63,7 @@ type Node struct {
 	logger   *slog.Logger
 	store    *storage.Store
 	meta     meta.Store
+	lock     io.Closer   // the node directory's LockFile
 	fed      *federation // nil for a single-node federation
 	engine   *data.Engine
 	handler  http.Handler
@@ -78,31 +84,43 @@ func New(cfg Config, opts Options) (*Node, error) {
 	if opts.NowMillis == nil {
 		opts.NowMillis = func() int64 { return time.Now().UnixMilli() }
 	}
+	lock := opts.Lock
+	if lock == nil {
+		var err error
+		if lock, err = LockDir(cfg.Dir); err != nil {
+			return nil, err
+		}
+	}
 	key, id, err := LoadIdentity(cfg.Dir)
 	if err != nil {
+		lock.Close()
 		return nil, err
 	}
 	st, err := storage.Open(storage.Options{
 		Dir: filepath.Join(cfg.Dir, DataDir), FS: opts.FS, CacheBytes: cfg.Storage.CacheBytes, Logger: opts.Logger,
 	})
 	if err != nil {
+		lock.Close()
 		return nil, err
 	}
-	n := &Node{cfg: cfg, peerID: id.String(), logger: opts.Logger, store: st, started: time.Now(), registry: prometheus.NewRegistry()}
+	n := &Node{cfg: cfg, peerID: id.String(), logger: opts.Logger, lock: lock, store: st, started: time.Now(), registry: prometheus.NewRegistry()}
 	ctx := context.Background()
 	federated, err := isFederated(st)
 	if err != nil {
 		st.Close()
+		lock.Close()
 		return nil, err
 	}
 	if federated || opts.Bootstrap || len(opts.Join) > 0 {
 		if n.fed, err = startFederation(cfg, opts, key, id, st, n.registry); err != nil {
 			st.Close()
+			lock.Close()
 			return nil, err
 		}
 		n.meta = n.fed.control
 	} else if n.meta, err = meta.OpenLocal(ctx, st, meta.Member{Name: cfg.Name, Role: "seed", PeerID: n.peerID}); err != nil {
 		st.Close()
+		lock.Close()
 		return nil, err
 	}
 	n.engine, err = data.New(data.Config{
@@ -211,7 +229,7 @@ func (n *Node) Close() error {
 	if n.fed != nil {
 		err = n.fed.close()
 	}
-	return errors.Join(err, n.store.Close())
+	return errors.Join(err, n.store.Close(), n.lock.Close())
 }
 
 // Status is the body of GET /v1/status.
