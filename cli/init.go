@@ -44,11 +44,12 @@ API:          %s
 admin token:  %s
 write token:  %s
 read token:   %s
+metrics token: %s (reads /metrics only, for Prometheus)
 
 The tokens are shown only this once; the admin token is also kept in %s/%s
 for local commands with --dir. Start the node with:
   lienthong start --dir %s
-`, res.Name, res.Dir, res.PeerID, res.APIURL, res.AdminToken, res.WriteToken, res.ReadToken, res.Dir, node.AdminTokenFile, res.Dir)
+`, res.Name, res.Dir, res.PeerID, res.APIURL, res.AdminToken, res.WriteToken, res.ReadToken, res.MetricsToken, res.Dir, node.AdminTokenFile, res.Dir)
 	return nil
 }
 

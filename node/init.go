@@ -18,6 +18,8 @@ type InitResult struct {
 	AdminToken string `json:"admin_token"`
 	WriteToken string `json:"write_token"`
 	ReadToken  string `json:"read_token"`
+	// MetricsToken scrapes /metrics only (for Prometheus).
+	MetricsToken string `json:"metrics_token"`
 }
 
 // Init creates a node directory: configuration with commented defaults, an
@@ -36,7 +38,7 @@ func Init(dir string, cfg Config) (*InitResult, error) {
 	for _, t := range []struct {
 		role api.Role
 		out  *string
-	}{{api.RoleAdmin, &res.AdminToken}, {api.RoleWrite, &res.WriteToken}, {api.RoleRead, &res.ReadToken}} {
+	}{{api.RoleAdmin, &res.AdminToken}, {api.RoleWrite, &res.WriteToken}, {api.RoleRead, &res.ReadToken}, {api.RoleMetrics, &res.MetricsToken}} {
 		tok, h := api.NewToken(t.role)
 		*t.out = tok
 		cfg.API.Tokens = append(cfg.API.Tokens, h)

@@ -134,16 +134,7 @@ func New(cfg Config, opts Options) (*Node, error) {
 	if n.fed != nil {
 		n.fed.startReplica(n.engine, st, key, n.registry)
 	}
-	n.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "lienthong_storage_changes", Help: "Durable entries in the change feed.",
-		}, func() float64 { return float64(st.Durable()) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "lienthong_storage_corrupt_reads_total", Help: "Reads that met corrupt data on disk since the node started; status alarms say where.",
-		}, func() float64 { return float64(st.Corruptions()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "lienthong_meta_index", Help: "Metadata index applied on this node.",
-		}, func() float64 { return float64(n.meta.View().Index) }))
+	n.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), nodeCollector{n})
 	n.conns = api.NewConnLimiter(cfg.API.MaxConnections, cfg.API.MaxConnectionsPerIP, n.registry)
 	n.handler = api.New(api.Config{
 		Engine: n.engine, Meta: n.meta, Tokens: api.NewTokens(cfg.API.Tokens),

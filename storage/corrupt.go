@@ -123,12 +123,14 @@ func describe(key []byte) string {
 // of space waits before it tries again.
 const noSpaceBackoff = 500 * time.Millisecond
 
-// eventListener latches corruption and disk-full errors that Pebble reports
-// from its own goroutines (compactions, flushes, table stats), and from
-// reads before they return. Pebble's default DataCorruption handler calls
+// eventListener counts write stalls (Stats) and latches corruption and
+// disk-full errors that Pebble reports from its own goroutines (compactions,
+// flushes, table stats), and from reads before they return. Pebble's default DataCorruption handler calls
 // Logger.Fatalf, which would crash the node.
 func (s *Store) eventListener(log *pebbleLogger) *pebble.EventListener {
 	return &pebble.EventListener{
+		WriteStallBegin: func(pebble.WriteStallBeginInfo) { s.stalls.begin() },
+		WriteStallEnd:   s.stalls.end,
 		DataCorruption: func(info pebble.DataCorruptionInfo) {
 			log.Errorf("on-disk corruption in %s: %v", info.Path, info.Details)
 			s.al.raise(fmt.Errorf("%w: %s: %v; %s", ErrCorrupt, info.Path, info.Details, s.al.advice()))

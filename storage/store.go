@@ -98,6 +98,7 @@ type Store struct {
 	// of calling Options.Fatal.
 	parkFatal atomic.Bool
 	onFatal   func(error)
+	stalls    stalls
 
 	mu struct {
 		sync.Mutex

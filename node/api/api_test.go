@@ -165,6 +165,10 @@ func TestRejectedRequestsChangeNothing(t *testing.T) {
 		{name: "bad token", method: "GET", path: "/v1/status", token: "lt_admin_nope", status: 401, code: "unauthorized"},
 		{name: "read token writes", method: "PUT", path: "/v1/datasets/population.identity/entities/079090000001",
 			body: goodCitizen, token: "read", status: 403, code: "forbidden", msg: "write role"},
+		{name: "metrics token reads an entity", method: "GET", path: "/v1/entities/citizen/079090000001",
+			token: "metrics", status: 403, code: "forbidden", msg: "read role"},
+		{name: "metrics token reads status", method: "GET", path: "/v1/status",
+			token: "metrics", status: 403, code: "forbidden", msg: "read role"},
 		{name: "write token changes schema", method: "PUT", path: "/v1/schemas/citizen",
 			body: `{}`, token: "write", status: 403, code: "forbidden", msg: "admin role"},
 		{name: "incompatible schema", method: "PUT", path: "/v1/schemas/citizen",
@@ -198,6 +202,8 @@ func TestRejectedRequestsChangeNothing(t *testing.T) {
 				tok = []string{tn.tokens.ReadToken}
 			case "write":
 				tok = []string{tn.tokens.WriteToken}
+			case "metrics":
+				tok = []string{tn.tokens.MetricsToken}
 			case "":
 			default:
 				tok = []string{tt.token}
@@ -383,5 +389,15 @@ func TestMetaSnapshotRestore(t *testing.T) {
 	}
 	if code, b := tn.do("DELETE", "/v1/members/moh", ""); code != 409 {
 		t.Fatalf("removing an owner: %d %s, want 409", code, b)
+	}
+}
+
+// TestMetricsToken: the token init makes for Prometheus scrapes /metrics;
+// the table of TestRejectedRequestsChangeNothing shows it reads nothing else.
+func TestMetricsToken(t *testing.T) {
+	tn := newTestNode(t)
+	code, b := tn.do("GET", "/metrics", "", tn.tokens.MetricsToken)
+	if code != http.StatusOK || !bytes.Contains(b, []byte("lienthong_meta_index")) {
+		t.Fatalf("GET /metrics with the metrics token: %d %.200s", code, b)
 	}
 }

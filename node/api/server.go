@@ -111,7 +111,7 @@ func New(cfg Config) http.Handler {
 	route("POST /v1/meta/gossip-keys", RoleAdmin, s.gossipKeys)
 	route("GET /v1/verify", RoleRead, s.verify)
 	route("GET /v1/status", RoleRead, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, cfg.Status()) })
-	route("GET /metrics", RoleRead, promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}).ServeHTTP)
+	route("GET /metrics", RoleMetrics, promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}).ServeHTTP)
 	route("GET /healthz", RoleNone, func(w http.ResponseWriter, r *http.Request) {
 		if cfg.Health != nil {
 			if err := cfg.Health(); err != nil {

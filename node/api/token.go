@@ -14,6 +14,9 @@ type Role int
 
 const (
 	RoleNone Role = iota
+	// RoleMetrics scrapes /metrics and reads nothing else: the token for
+	// Prometheus, which must not read citizens' records.
+	RoleMetrics
 	RoleRead
 	RoleWrite
 	RoleAdmin
@@ -21,6 +24,8 @@ const (
 
 func (r Role) String() string {
 	switch r {
+	case RoleMetrics:
+		return "metrics"
 	case RoleRead:
 		return "read"
 	case RoleWrite:
@@ -31,14 +36,14 @@ func (r Role) String() string {
 	return "none"
 }
 
-// ParseRole parses "read", "write" or "admin".
+// ParseRole parses "metrics", "read", "write" or "admin".
 func ParseRole(s string) (Role, error) {
-	for _, r := range []Role{RoleRead, RoleWrite, RoleAdmin} {
+	for _, r := range []Role{RoleMetrics, RoleRead, RoleWrite, RoleAdmin} {
 		if r.String() == s {
 			return r, nil
 		}
 	}
-	return RoleNone, fmt.Errorf("role %q: want read, write or admin", s)
+	return RoleNone, fmt.Errorf("role %q: want metrics, read, write or admin", s)
 }
 
 // TokenHash is a stored token: its role and the SHA-256 of the token.

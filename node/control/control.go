@@ -172,6 +172,11 @@ func New(cfg Config) (*Control, error) {
 		return nil, fmt.Errorf("control: start raft: %w", err)
 	}
 	c.raft = r
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(raftCollector{r}); err != nil {
+			return nil, errors.Join(fmt.Errorf("control: metrics: %w", err), r.Shutdown().Error(), c.trans.Close())
+		}
+	}
 	transport.Handle(cfg.Host, ProposeProtocol, 4<<20, 30*time.Second, c.handlePropose)
 	transport.Handle(cfg.Host, ReadIndexProtocol, 16, 10*time.Second, c.handleReadIndex)
 	c.wg.Add(1)
