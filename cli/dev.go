@@ -24,10 +24,11 @@ func runDev(ctx context.Context, io *IO, args []string) error {
 	apiAddr := fs.String("api", "127.0.0.1:7070", "HTTP API host:port (port 0 picks a free one)")
 	asJSON := fs.Bool("json", false, "print the node's details as one JSON line first")
 	level := fs.String("log-level", "warn", "log level")
+	format := fs.String("log-format", "text", "log format: text or json")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
 		return helpRequested(fs, err)
 	}
-	logger, err := newLogger(io, *level)
+	logger, err := newLogger(io, *level, *format)
 	if err != nil {
 		return err
 	}

@@ -498,3 +498,33 @@ func TestStartFailsOnHeldDirectory(t *testing.T) {
 	}
 	t.Logf("%s", strings.TrimSpace(msg))
 }
+
+// TestStartLogFormatJSON: `start --log-format json` logs one JSON object a
+// line, Raft's lines included at their own level; an unknown format is a
+// usage error.
+func TestStartLogFormatJSON(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ndc")
+	mustRun(t, nil, "init", "--dir", dir, "--name", "ndc", "--seed", "--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--gossip", "127.0.0.1:0")
+	if r := run(t, nil, "start", "--dir", dir, "--log-format", "xml"); r.code != 2 || !strings.Contains(r.stderr, `--log-format "xml": want text or json`) {
+		t.Fatalf("start --log-format xml: %d %s", r.code, r.stderr)
+	}
+	var logs bytes.Buffer // read once the process has exited
+	cmd, done, _, err := launch(dir, &logs, "start", "--dir", dir, "--bootstrap", "--fast-timers", "--log-format", "json")
+	if err != nil {
+		t.Fatalf("start: %v\n%s", err, logs.String())
+	}
+	cmd.Process.Kill()
+	<-done
+	var sawAPI, sawRaft bool
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("a log line is not JSON: %q: %v", line, err)
+		}
+		sawAPI = sawAPI || rec["msg"] == "api listening" && rec["level"] == "INFO"
+		sawRaft = sawRaft || rec["component"] == "raft" && rec["level"] != "DEBUG"
+	}
+	if !sawAPI || !sawRaft {
+		t.Fatalf("JSON logs lack the API's line (%v) or a Raft line above debug (%v):\n%s", sawAPI, sawRaft, logs.String())
+	}
+}

@@ -14,9 +14,10 @@ func init() {
 }
 
 func runStart(ctx context.Context, io *IO, args []string) error {
-	fs := newFlags(io, "start", "--dir D [--log-level debug|info|warn|error]")
+	fs := newFlags(io, "start", "--dir D [--log-level debug|info|warn|error] [--log-format text|json]")
 	dir := fs.String("dir", "", "node directory (required)")
 	level := fs.String("log-level", "info", "log level")
+	format := fs.String("log-format", "text", "log format: text (key=value) or json (one object a line)")
 	bootstrap := fs.Bool("bootstrap", false, "create a new federation with this seed as its first member (once, on the first seed)")
 	join := fs.String("join", "", "comma-separated multiaddrs of seeds to join through, each ending in /p2p/PEER_ID")
 	fast := fs.Bool("fast-timers", false, "short Raft and gossip timings, for tests on one machine")
@@ -27,7 +28,7 @@ func runStart(ctx context.Context, io *IO, args []string) error {
 	if *dir == "" {
 		return usagef("--dir is required")
 	}
-	logger, err := newLogger(io, *level)
+	logger, err := newLogger(io, *level, *format)
 	if err != nil {
 		return err
 	}
@@ -48,12 +49,20 @@ func runStart(ctx context.Context, io *IO, args []string) error {
 	return serve(ctx, cfg, opts, nil)
 }
 
-func newLogger(io *IO, level string) (*slog.Logger, error) {
+// newLogger is the logger of a running node, on stderr.
+func newLogger(io *IO, level, format string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, usagef("--log-level %q: want debug, info, warn or error", level)
 	}
-	return slog.New(slog.NewTextHandler(io.Err, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(io.Err, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(io.Err, opts)), nil
+	}
+	return nil, usagef("--log-format %q: want text or json", format)
 }
 
 // serve runs a node until ctx ends; ready, if not nil, runs once the API

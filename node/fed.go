@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -117,7 +116,7 @@ func startFederation(cfg Config, opts Options, key crypto.PrivKey, id peer.ID, s
 	var snaps raft.SnapshotStore
 	if opts.FS == nil {
 		snaps, err = raft.NewFileSnapshotStoreWithLogger(filepath.Join(cfg.Dir, "raft"), 2,
-			hclog.New(&hclog.LoggerOptions{Name: "raft-snapshots", Level: hclog.Warn}))
+			control.HCLogger(opts.Logger, "raft-snapshots"))
 		if err != nil {
 			h.Close()
 			sock.Close()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -106,7 +104,7 @@ func New(cfg Config) (*Control, error) {
 	}
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.Self.PeerID)
-	rc.Logger = hclog.New(&hclog.LoggerOptions{Name: "raft", Output: slogWriter{cfg.Logger}, Level: hclog.Info})
+	rc.Logger = HCLogger(cfg.Logger, "raft")
 	rc.SnapshotThreshold = 1024
 	rc.TrailingLogs = 4096
 	if cfg.HeartbeatTimeout > 0 {
@@ -656,13 +654,3 @@ func (c *Control) Status() Status {
 
 // IsLeader reports whether this node leads the Raft group.
 func (c *Control) IsLeader() bool { return c.raft.State() == raft.Leader }
-
-// slogWriter sends hclog's lines to slog at debug level.
-type slogWriter struct{ l *slog.Logger }
-
-func (w slogWriter) Write(p []byte) (int, error) {
-	w.l.Debug(strings.TrimSpace(string(p)), "component", "raft")
-	return len(p), nil
-}
-
-var _ io.Writer = slogWriter{}
