@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -58,18 +59,20 @@ type Options struct {
 
 // Node is one running lienthong node.
 type Node struct {
-	cfg      Config
-	peerID   string
-	logger   *slog.Logger
-	store    *storage.Store
-	meta     meta.Store
-	lock     io.Closer   // the node directory's LockFile
-	fed      *federation // nil for a single-node federation
-	engine   *data.Engine
-	handler  http.Handler
-	conns    *api.ConnLimiter
-	registry *prometheus.Registry
-	started  time.Time
+	cfg       Config
+	peerID    string
+	logger    *slog.Logger
+	store     *storage.Store
+	meta      meta.Store
+	lock      io.Closer // the node directory's LockFile
+	closeOnce sync.Once
+	closeErr  error
+	fed       *federation // nil for a single-node federation
+	engine    *data.Engine
+	handler   http.Handler
+	conns     *api.ConnLimiter
+	registry  *prometheus.Registry
+	started   time.Time
 }
 
 // New opens the node described by cfg: its identity, its store, its
@@ -138,7 +141,7 @@ func New(cfg Config, opts Options) (*Node, error) {
 	n.conns = api.NewConnLimiter(cfg.API.MaxConnections, cfg.API.MaxConnectionsPerIP, n.registry)
 	n.handler = api.New(api.Config{
 		Engine: n.engine, Meta: n.meta, Tokens: api.NewTokens(cfg.API.Tokens),
-		MaxBodyBytes: cfg.API.MaxBodyBytes, WriteTimeout: cfg.API.WriteTimeout, Health: st.Err, Status: func() any { return n.Status() }, MetaStatus: func() any { return n.MetaStatus() },
+		MaxBodyBytes: cfg.API.MaxBodyBytes, WriteTimeout: cfg.API.WriteTimeout, Health: st.Err, Ready: func() (bool, any) { r := n.Ready(); return r.Ready, r }, Status: func() any { return n.Status() }, MetaStatus: func() any { return n.MetaStatus() },
 		Verify:   func(ctx context.Context, peer, dataset string) (any, error) { return n.Verify(ctx, peer, dataset) },
 		Registry: n.registry, Logger: opts.Logger,
 	})
@@ -213,14 +216,18 @@ func (n *Node) addresses(api string) Addresses {
 	return a
 }
 
-// Close stops the control plane and closes the store. Call it after Serve
-// returned.
+// Close stops the control plane, closes the store and releases the
+// directory. Call it after Serve returned; later calls return the first
+// call's error.
 func (n *Node) Close() error {
-	var err error
-	if n.fed != nil {
-		err = n.fed.close()
-	}
-	return errors.Join(err, n.store.Close(), n.lock.Close())
+	n.closeOnce.Do(func() {
+		var err error
+		if n.fed != nil {
+			err = n.fed.close()
+		}
+		n.closeErr = errors.Join(err, n.store.Close(), n.lock.Close())
+	})
+	return n.closeErr
 }
 
 // Status is the body of GET /v1/status.

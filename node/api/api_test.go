@@ -401,3 +401,13 @@ func TestMetricsToken(t *testing.T) {
 		t.Fatalf("GET /metrics with the metrics token: %d %.200s", code, b)
 	}
 }
+
+// TestReadyz: /readyz needs no token and names each check.
+func TestReadyz(t *testing.T) {
+	tn := newTestNode(t)
+	code, b := tn.do("GET", "/readyz", "", "")
+	var r node.Readiness
+	if err := json.Unmarshal(b, &r); err != nil || code != http.StatusOK || !r.Ready || r.Checks["store"] != "ok" || r.Checks["metadata"] != "ok" {
+		t.Fatalf("GET /readyz: %d %s (%v)", code, b, err)
+	}
+}

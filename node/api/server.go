@@ -37,6 +37,9 @@ type Config struct {
 	// a disk error), or nil; GET /healthz answers 503 with the reason while
 	// it is not nil. Nil means always healthy.
 	Health func() error
+	// Ready returns whether the node is ready and the body of GET /readyz
+	// (200 when ready, else 503). Nil means always ready.
+	Ready func() (bool, any)
 	// Verify compares dataset digests with peers (GET /v1/verify); nil
 	// answers 400 (a single node has nothing to compare).
 	Verify func(ctx context.Context, peer, dataset string) (any, error)
@@ -120,6 +123,18 @@ func New(cfg Config) http.Handler {
 			}
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	route("GET /readyz", RoleNone, func(w http.ResponseWriter, r *http.Request) {
+		if cfg.Ready == nil {
+			writeJSON(w, http.StatusOK, map[string]bool{"ready": true})
+			return
+		}
+		ok, body := cfg.Ready()
+		code := http.StatusOK
+		if !ok {
+			code = http.StatusServiceUnavailable
+		}
+		writeJSON(w, code, body)
 	})
 	mux.Handle("/", s.wrap("other", RoleNone, func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route: "+r.Method+" "+r.URL.Path+" (see docs/api.md)", "", "")
