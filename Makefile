@@ -10,7 +10,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/lienthong/lienthong/node.Version=$(VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help build test race lint fuzz bench bench-quick gobench demo demo-stop dev check clean sim
+.PHONY: help build test race lint alerts fuzz bench bench-quick gobench demo demo-stop dev check clean sim
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,6 +45,11 @@ fuzz: ## run every fuzz target of every package for FUZZTIME each (default 30s);
 	if [ -n "$$fails" ]; then echo "make fuzz: failed:$$fails (the failing inputs are in each package's testdata/fuzz)"; exit 1; fi; \
 	echo "make fuzz: $$n targets, no failure"
 
+alerts: ## check the Prometheus alert rules in docs/monitoring and run their unit tests (needs promtool: apt-get install prometheus)
+	@command -v promtool >/dev/null || { echo "make alerts: promtool not found; install it (Debian: apt-get install prometheus)"; exit 1; }
+	promtool check rules docs/monitoring/alerts.yml
+	cd docs/monitoring && promtool test rules alerts_test.yml
+
 bench: build ## every benchmark against its reference (about 30 minutes): writes docs/benchmarks.md and docs/benchmarks.json
 	$(BIN)/lienthong bench all --out docs/benchmarks.md --json docs/benchmarks.json
 
@@ -62,7 +67,7 @@ sim: build ## run every simulator scenario on its seeds (reports in bin/sim) and
 	  $(BIN)/lienthong sim run $$f --report $(BIN)/sim/$$n; done
 	$(BIN)/lienthong sim swarm --seeds $(SWARM_SEEDS) --report $(BIN)/sim/swarm
 
-check: lint test sim ## lint, every test and the simulator (CI runs these, then make fuzz FUZZTIME=20s)
+check: lint alerts test sim ## lint, the alert rules, every test and the simulator (CI runs these, then make fuzz FUZZTIME=20s)
 
 demo: build ## start a local federation (a seed, two provinces, a ministry) with sample data; make demo-stop ends it
 	$(BIN)/lienthong demo up --dir $(DEMO_DIR) --count $(DEMO_COUNT)

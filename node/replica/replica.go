@@ -119,8 +119,6 @@ type metrics struct {
 	rejected  *prometheus.CounterVec
 	bytes     *prometheus.CounterVec
 	forks     prometheus.Counter
-	lag       *prometheus.GaugeVec
-	lagSecs   *prometheus.GaugeVec
 	truncated *prometheus.CounterVec
 	chunks    *prometheus.CounterVec
 	snapshots *prometheus.CounterVec
@@ -170,10 +168,6 @@ func New(cfg Config) *Replicator {
 			[]string{"protocol", "direction"}),
 		forks: prometheus.NewCounter(prometheus.CounterOpts{Name: "lienthong_replica_forks_total",
 			Help: "Forks detected: two different signed ops at one stream position (the stream is frozen)."}),
-		lag: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lienthong_replica_lag_ops",
-			Help: "Ops this node holds that a reader had not yet asked for at its last pull, by dataset and reader."}, []string{"dataset", "peer"}),
-		lagSecs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "lienthong_replica_lag_seconds",
-			Help: "Age of the oldest op a reader lacked at its last pull from this node, by dataset and reader."}, []string{"dataset", "peer"}),
 		truncated: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lienthong_replica_ops_truncated_total",
 			Help: "Ops dropped from the op log after the retention, by dataset."}, []string{"dataset"}),
 		chunks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lienthong_replica_snapshot_chunks_total",
@@ -183,8 +177,8 @@ func New(cfg Config) *Replicator {
 			[]string{"event"}),
 	}
 	if cfg.Registerer != nil {
-		cfg.Registerer.MustRegister(r.stats.applied, r.stats.rejected, r.stats.bytes, r.stats.forks, r.stats.lag,
-			r.stats.lagSecs, r.stats.truncated, r.stats.chunks, r.stats.snapshots)
+		cfg.Registerer.MustRegister(r.stats.applied, r.stats.rejected, r.stats.bytes, r.stats.forks,
+			r.stats.truncated, r.stats.chunks, r.stats.snapshots, lagCollector{r})
 	}
 	return r
 }
@@ -460,54 +454,6 @@ func (r *Replicator) Quarantined() []QuarantinedStream {
 	slices.SortFunc(out, func(a, b QuarantinedStream) int {
 		return strings.Compare(a.Peer+a.Dataset+a.Origin, b.Peer+b.Dataset+b.Origin)
 	})
-	return out
-}
-
-// ReaderLag is how far a reader was behind this node at its last pull.
-type ReaderLag struct {
-	Dataset string `json:"dataset"`
-	Reader  string `json:"reader"`
-	Ops     uint64 `json:"ops_behind"`
-	// Seconds is the age of the oldest op the reader lacked, at its last pull.
-	Seconds  float64   `json:"seconds_behind"`
-	LastPull time.Time `json:"last_pull,omitzero"`
-}
-
-// Lag reports, for each dataset this node holds and each of its readers that
-// pulled from this node, the ops it lacked at its last pull.
-func (r *Replicator) Lag() []ReaderLag {
-	v := r.cfg.Meta.View()
-	heads, err := r.cfg.Store.Heads("")
-	if err != nil {
-		return nil
-	}
-	r.mu.Lock()
-	acked := maps.Clone(r.mu.acked)
-	r.mu.Unlock()
-	var out []ReaderLag
-	for _, ds := range v.Datasets() {
-		for _, reader := range readersOf(ds) {
-			a, ok := acked[reader]
-			if !ok || reader == r.cfg.Self {
-				continue
-			}
-			l := ReaderLag{Dataset: ds.Name, Reader: reader, LastPull: a.at}
-			for _, st := range sortedStreams(heads) {
-				h := heads[st]
-				if st.Dataset != ds.Name || h.Seq <= a.seqs[st] {
-					continue
-				}
-				l.Ops += h.Seq - a.seqs[st]
-				if op, err := r.cfg.Store.Op(st.Dataset, st.Origin, a.seqs[st]+1); err == nil {
-					age := a.at.Sub(time.UnixMilli(op.Time.WallMillis)).Seconds()
-					l.Seconds = max(l.Seconds, age)
-				}
-			}
-			r.stats.lag.WithLabelValues(ds.Name, reader).Set(float64(l.Ops))
-			r.stats.lagSecs.WithLabelValues(ds.Name, reader).Set(l.Seconds)
-			out = append(out, l)
-		}
-	}
 	return out
 }
 
