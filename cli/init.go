@@ -3,7 +3,11 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
+
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/lienthong/lienthong/node"
 )
@@ -18,7 +22,7 @@ func runInit(ctx context.Context, io *IO, args []string) error {
 	name := fs.String("name", "", "member name of the node, e.g. hcm or moh (required)")
 	apiAddr := fs.String("api", "", "HTTP API host:port (default 127.0.0.1:7070)")
 	listen := fs.String("listen", "", "comma-separated libp2p listen multiaddrs (default /ip4/0.0.0.0/tcp/7171,/ip4/0.0.0.0/udp/7171/quic-v1)")
-	gossip := fs.String("gossip", "", "gossip host:port (default 0.0.0.0:7946)")
+	gossip := fs.String("gossip", "", "gossip host:port (default: the first TCP --listen address's host at its port + 100, so that nodes on one host do not collide; else 0.0.0.0:7946)")
 	seed := fs.Bool("seed", false, "a seed node: votes on the federation's metadata (central office)")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
@@ -56,14 +60,49 @@ for local commands with --dir. Start the node with:
 func initNode(dir, name, apiAddr, listen, gossip, role string) (*node.InitResult, error) {
 	cfg := node.DefaultConfig(name)
 	cfg.Role = role
-	if gossip != "" {
-		cfg.Gossip.Listen = gossip
-	}
 	if apiAddr != "" {
 		cfg.API.Listen = apiAddr
 	}
 	if listen != "" {
 		cfg.P2P.Listen = strings.Split(listen, ",")
+		if gossip == "" {
+			gossip = gossipBeside(cfg.P2P.Listen)
+		}
+	}
+	if gossip != "" {
+		cfg.Gossip.Listen = gossip
 	}
 	return node.Init(dir, cfg)
+}
+
+// gossipBeside is the gossip address for a node listening on listen: the
+// host of its first TCP address, at that port + 100 (port 0 stays 0). Three
+// seeds initialised on one host with their own --listen ports took the same
+// default gossip port and never all came up. Empty if no address is TCP.
+func gossipBeside(listen []string) string {
+	for _, s := range listen {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			continue
+		}
+		ip, err := a.ValueForProtocol(ma.P_IP4)
+		if err != nil {
+			if ip, err = a.ValueForProtocol(ma.P_IP6); err != nil {
+				continue
+			}
+		}
+		p, err := a.ValueForProtocol(ma.P_TCP)
+		if err != nil {
+			continue
+		}
+		port, err := strconv.Atoi(p)
+		if err != nil || port+100 > 65535 {
+			continue
+		}
+		if port != 0 {
+			port += 100
+		}
+		return net.JoinHostPort(ip, strconv.Itoa(port))
+	}
+	return ""
 }
