@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	stdio "io"
+	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,23 +18,32 @@ import (
 )
 
 func init() {
-	register(&command{name: "changes", args: "[--since CURSOR] [--follow]", short: "print the change feed; --follow keeps printing new changes", run: runChanges})
+	register(&command{name: "changes", args: "[--since CURSOR] [--dataset D] [--type T] [--follow]", short: "print the change feed; --follow keeps printing new changes", run: runChanges})
 	register(&command{name: "status", args: "", short: "print the node's status", run: runStatus})
 }
 
 func runChanges(ctx context.Context, io *IO, args []string) error {
 	var cf clientFlags
-	fs := newFlags(io, "changes", "[--since CURSOR] [--limit N] [--follow]")
+	fs := newFlags(io, "changes", "[--since CURSOR] [--limit N] [--dataset D] [--type T] [--follow]")
 	cf.register(fs)
 	since := fs.Uint64("since", 0, "print changes after this cursor")
 	limit := fs.Int("limit", 1000, "changes per page")
-	follow := fs.Bool("follow", false, "keep printing new changes until interrupted")
+	dataset := fs.String("dataset", "", "only the changes of this dataset")
+	typ := fs.String("type", "", "only the changes of this entity type")
+	follow := fs.Bool("follow", false, "keep printing new changes until interrupted; reconnects, resuming after the last change printed, when the node goes away")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
 		return helpRequested(fs, err)
 	}
 	c, err := cf.client(io)
 	if err != nil {
 		return err
+	}
+	q := url.Values{"limit": {strconv.Itoa(*limit)}}
+	if *dataset != "" {
+		q.Set("dataset", *dataset)
+	}
+	if *typ != "" {
+		q.Set("type", *typ)
 	}
 	print := func(ch data.ChangeView) {
 		if cf.json {
@@ -47,27 +59,79 @@ func runChanges(ctx context.Context, io *IO, args []string) error {
 	}
 	if !*follow {
 		for {
+			q.Set("since", strconv.FormatUint(*since, 10))
 			var page api.ChangesPage
-			if err := c.do(ctx, "GET", fmt.Sprintf("/v1/changes?since=%d&limit=%d", *since, *limit), nil, &page); err != nil {
+			if err := c.do(ctx, "GET", "/v1/changes?"+q.Encode(), nil, &page); err != nil {
 				return err
 			}
 			for _, ch := range page.Changes {
 				print(ch)
 			}
-			if len(page.Changes) < *limit {
+			if !page.More {
 				return nil
 			}
 			*since = page.Next
 		}
 	}
-	resp, err := c.send(ctx, "GET", fmt.Sprintf("/v1/changes?since=%d&limit=%d", *since, *limit), nil, "text/event-stream")
+	return followChanges(ctx, io, c.streaming(), q, *since, print)
+}
+
+// Timings of changes --follow: the node sends a keep-alive every 15 s, so
+// followIdle without a byte means a dead link; reconnects back off from
+// followRetryMin to followRetryMax.
+var (
+	followIdle     = 45 * time.Second
+	followRetryMin = 500 * time.Millisecond
+	followRetryMax = 30 * time.Second
+)
+
+// followChanges prints the change feed from after since until ctx ends. When
+// the stream breaks (the node restarts, the link dies) it reconnects with
+// Last-Event-ID, the cursor of the last change printed, so nothing is
+// printed twice or skipped. An error answer (a bad token, an unknown
+// dataset) ends it: retrying would not help.
+func followChanges(ctx context.Context, io *IO, c *Client, q url.Values, since uint64, print func(data.ChangeView)) error {
+	wait := followRetryMin
+	for {
+		err := followOnce(ctx, c, q, &since, print, func() { wait = followRetryMin })
+		if ctx.Err() != nil {
+			return nil // interrupted: the normal end of --follow
+		}
+		var ae *APIError
+		if errors.As(err, &ae) && ae.Status < 500 {
+			return err
+		}
+		fmt.Fprintf(io.Err, "lienthong changes: lost the feed after cursor %d (%v); reconnecting in %s\n", since, err, wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, followRetryMax)
+	}
+}
+
+// followOnce reads one event stream, advancing *since past each change
+// printed; connected runs once the node has answered.
+func followOnce(ctx context.Context, c *Client, q url.Values, since *uint64, print func(data.ChangeView), connected func()) error {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	idle := time.AfterFunc(followIdle, func() { cancel(fmt.Errorf("nothing from the node for %s", followIdle)) })
+	defer idle.Stop()
+	resp, err := c.sendWith(ctx, "GET", "/v1/changes?"+q.Encode(), nil, http.Header{
+		"Accept": {"text/event-stream"}, "Last-Event-ID": {strconv.FormatUint(*since, 10)}})
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil && ctx.Err() != nil {
+			return cause
+		}
 		return err
 	}
 	defer resp.Body.Close()
+	connected()
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
 	for sc.Scan() {
+		idle.Reset(followIdle)
 		line, ok := strings.CutPrefix(sc.Text(), "data: ")
 		if !ok {
 			continue
@@ -77,14 +141,15 @@ func runChanges(ctx context.Context, io *IO, args []string) error {
 			return fmt.Errorf("undecodable event: %w", err)
 		}
 		print(ch)
+		*since = ch.Cursor
 	}
-	if err := sc.Err(); err != nil && ctx.Err() == nil && !errors.Is(err, stdio.ErrUnexpectedEOF) {
+	if cause := context.Cause(ctx); ctx.Err() != nil {
+		return cause
+	}
+	if err := sc.Err(); err != nil && !errors.Is(err, stdio.ErrUnexpectedEOF) {
 		return err
 	}
-	if ctx.Err() != nil {
-		return nil // interrupted: a normal end of --follow
-	}
-	return fmt.Errorf("%w: the node closed the change feed", errUnreachable)
+	return errors.New("the node closed the change feed")
 }
 
 func runStatus(ctx context.Context, io *IO, args []string) error {

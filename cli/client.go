@@ -85,6 +85,14 @@ func (c *clientFlags) client(io *IO) (*Client, error) {
 	return &Client{base: strings.TrimRight(base, "/"), token: token, http: newHTTPClient(5 * time.Minute)}, nil
 }
 
+// streaming returns a copy of c without a timeout per request, for streams
+// that last (changes --follow), which watch for a dead link themselves.
+func (c *Client) streaming() *Client {
+	cp := *c
+	cp.http = newHTTPClient(0)
+	return &cp
+}
+
 // APIError is an error answer from the node.
 type APIError struct {
 	Status int
@@ -130,16 +138,25 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 
 // send performs a request and turns error statuses into *APIError.
 func (c *Client) send(ctx context.Context, method, path string, body io.Reader, accept string) (*http.Response, error) {
+	h := http.Header{}
+	if accept != "" {
+		h.Set("Accept", accept)
+	}
+	return c.sendWith(ctx, method, path, body, h)
+}
+
+// sendWith is send with the request headers h.
+func (c *Client) sendWith(ctx context.Context, method, path string, body io.Reader, h http.Header) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return nil, err
 	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
-	}
-	if accept != "" {
-		req.Header.Set("Accept", accept)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {

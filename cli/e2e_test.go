@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -526,5 +527,99 @@ func TestStartLogFormatJSON(t *testing.T) {
 	}
 	if !sawAPI || !sawRaft {
 		t.Fatalf("JSON logs lack the API's line (%v) or a Raft line above debug (%v):\n%s", sawAPI, sawRaft, logs.String())
+	}
+}
+
+// TestChangesFollowResumes: `changes --follow` outlives a node killed and
+// restarted under it: it reconnects and resumes after the last change it
+// printed (Last-Event-ID), printing each change once, in order; --dataset
+// names a dataset that must exist: a typo is an error, not silence.
+func TestChangesFollowResumes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "hcm")
+	var init struct {
+		AdminToken string `json:"admin_token"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, nil, "init", "--dir", dir, "--name", "hcm", "--api", "127.0.0.1:0", "--json")), &init); err != nil {
+		t.Fatal(err)
+	}
+	kill, addrs := startNode(t, dir, node.Addresses{})
+	admin := []string{"LIENTHONG_API=http://" + addrs.API, "LIENTHONG_TOKEN=" + init.AdminToken}
+	mustRun(t, admin, "schema", "put", "../docs/examples/schemas/citizen.json")
+	mustRun(t, admin, "dataset", "create", "--name", "population.identity", "--type", "citizen", "--fields", "full_name,birth_date,sex,birth_province", "--owner", "hcm")
+	if r := run(t, admin, "changes", "--dataset", "population.identiy"); r.code != 3 || !strings.Contains(r.stderr, `dataset "population.identiy" does not exist`) {
+		t.Fatalf("changes --dataset with a typo: exit %d %s", r.code, r.stderr)
+	}
+	put := func(i int) {
+		mustRun(t, admin, "put", "population.identity", fmt.Sprintf("0790900000%02d", i),
+			fmt.Sprintf(`{"full_name":"Người %d","birth_date":"1991-01-01","sex":"female","birth_province":"79"}`, i))
+	}
+
+	cmd := exec.Command(lienthongBinary(t), "changes", "--follow", "--json", "--dataset", "population.identity")
+	cmd.Env = append(os.Environ(), admin...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+		cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+	var got []map[string]any
+	next := func(n int) {
+		t.Helper()
+		for len(got) < n {
+			select {
+			case line, ok := <-lines:
+				if !ok {
+					t.Fatalf("changes --follow ended after %d changes: %s", len(got), stderr.String())
+				}
+				var c map[string]any
+				if err := json.Unmarshal([]byte(line), &c); err != nil {
+					t.Fatalf("changes --follow printed %q: %v", line, err)
+				}
+				got = append(got, c)
+			case <-time.After(30 * time.Second):
+				t.Fatalf("changes --follow printed %d changes in 30s, want %d; stderr: %s", len(got), n, stderr.String())
+			}
+		}
+	}
+	for i := 1; i <= 3; i++ {
+		put(i)
+	}
+	next(3)
+	kill()
+	_, again := startNode(t, dir, addrs)
+	if again.API != addrs.API {
+		t.Fatalf("restarted on %s, not %s: the follower cannot find it", again.API, addrs.API)
+	}
+	for i := 4; i <= 6; i++ {
+		put(i)
+	}
+	next(6)
+	for i, c := range got {
+		if want := fmt.Sprintf("0790900000%02d", i+1); c["key"] != want || i > 0 && c["cursor"].(float64) <= got[i-1]["cursor"].(float64) {
+			t.Fatalf("change %d: %v; want key %s after cursor %v", i, c, want, got[max(i-1, 0)]["cursor"])
+		}
+	}
+	select {
+	case line := <-lines:
+		t.Fatalf("a seventh change printed: %s", line)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if !strings.Contains(stderr.String(), "lost the feed after cursor") || !strings.Contains(stderr.String(), "reconnecting") {
+		t.Fatalf("the follower did not say it reconnected: %s", stderr.String())
 	}
 }

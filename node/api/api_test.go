@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -409,5 +410,61 @@ func TestReadyz(t *testing.T) {
 	var r node.Readiness
 	if err := json.Unmarshal(b, &r); err != nil || code != http.StatusOK || !r.Ready || r.Checks["store"] != "ok" || r.Checks["metadata"] != "ok" {
 		t.Fatalf("GET /readyz: %d %s (%v)", code, b, err)
+	}
+}
+
+// TestChangesFilter: ?dataset= and ?type= keep one dataset's or one type's
+// changes, a page at a time with more and next; a name that does not exist
+// is a 404, not an empty feed for ever.
+func TestChangesFilter(t *testing.T) {
+	tn := newTestNode(t)
+	for i := 1; i <= 3; i++ {
+		key := fmt.Sprintf("07909000000%d", i)
+		if code, b := tn.do("PUT", "/v1/datasets/population.identity/entities/"+key, goodCitizen); code != http.StatusOK {
+			t.Fatalf("put: %d %s", code, b)
+		}
+		if code, b := tn.do("PUT", "/v1/datasets/health.insurance/entities/"+key, `{"insurance_number":"DN479012345678`+strconv.Itoa(i)+`"}`); code != http.StatusOK {
+			t.Fatalf("put: %d %s", code, b)
+		}
+	}
+	page := func(query string) api.ChangesPage {
+		t.Helper()
+		code, b := tn.do("GET", "/v1/changes?"+query, "")
+		var p api.ChangesPage
+		if err := json.Unmarshal(b, &p); code != http.StatusOK || err != nil {
+			t.Fatalf("GET /v1/changes?%s: %d %s", query, code, b)
+		}
+		return p
+	}
+	var keys []string
+	for since, n := uint64(0), 0; ; n++ {
+		p := page(fmt.Sprintf("dataset=health.insurance&limit=2&since=%d", since))
+		for _, c := range p.Changes {
+			if c.Dataset != "health.insurance" {
+				t.Fatalf("the filter let through %+v", c)
+			}
+			keys = append(keys, c.Key)
+		}
+		if !p.More {
+			break
+		}
+		if n > 3 || p.Next <= since {
+			t.Fatalf("paging does not advance: %+v after since=%d", p, since)
+		}
+		since = p.Next
+	}
+	if strings.Join(keys, ",") != "079090000001,079090000002,079090000003" {
+		t.Fatalf("health.insurance's changes, paged by 2: %v", keys)
+	}
+	if p := page("type=citizen"); len(p.Changes) != 6 || p.More {
+		t.Fatalf("type=citizen: %d changes, more %v; want 6, false", len(p.Changes), p.More)
+	}
+	if p := page("type=land_parcel"); len(p.Changes) != 0 || p.More || p.Next == 0 {
+		t.Fatalf("type=land_parcel: %+v; want none, with next past what was looked at", p)
+	}
+	for _, q := range []string{"dataset=health.insurence", "type=citizn"} {
+		if code, b := tn.do("GET", "/v1/changes?"+q, ""); code != http.StatusNotFound || !strings.Contains(string(b), "does not exist") {
+			t.Errorf("GET /v1/changes?%s: %d %s; want 404 naming it", q, code, b)
+		}
 	}
 }

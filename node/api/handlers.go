@@ -222,8 +222,65 @@ func (s *server) exportDataset(w http.ResponseWriter, r *http.Request) {
 // ChangesPage is the answer to GET /v1/changes.
 type ChangesPage struct {
 	Changes []data.ChangeView `json:"changes"`
-	// Next is the cursor to pass as since to continue.
+	// Next is the cursor to pass as since to continue: the last change
+	// looked at, which a filter may have left out.
 	Next uint64 `json:"next"`
+	// More is true when the feed may hold changes after Next (false: it
+	// held none when this page was read).
+	More bool `json:"more"`
+}
+
+// maxScanned bounds the changes one filtered page looks at, so a filter
+// that matches little cannot make one request read the whole feed.
+const maxScanned = 100_000
+
+// changeFilter keeps the changes of one dataset and/or one entity type;
+// the zero value keeps every change.
+type changeFilter struct{ dataset, typ string }
+
+func (f changeFilter) keep(c data.ChangeView) bool {
+	return (f.dataset == "" || c.Dataset == f.dataset) && (f.typ == "" || c.Type == f.typ)
+}
+
+// parseChangeFilter reads ?dataset= and ?type=, which must name a dataset
+// and an entity type that exist: a misspelt filter would match nothing,
+// for ever, in silence.
+func (s *server) parseChangeFilter(r *http.Request) (changeFilter, error) {
+	f := changeFilter{dataset: r.URL.Query().Get("dataset"), typ: r.URL.Query().Get("type")}
+	v := s.cfg.Meta.View()
+	if f.dataset != "" && v.Dataset(f.dataset) == nil {
+		return f, fmt.Errorf("%w: dataset %q does not exist (lienthong dataset list shows the datasets)", meta.ErrNotFound, f.dataset)
+	}
+	if f.typ != "" && v.Type(f.typ) == nil {
+		return f, fmt.Errorf("%w: entity type %q does not exist (lienthong schema list shows them)", meta.ErrNotFound, f.typ)
+	}
+	return f, nil
+}
+
+// filteredChanges returns up to limit changes after since that f keeps,
+// the cursor of the last change looked at, and whether the feed holds more.
+func (s *server) filteredChanges(since uint64, limit int, f changeFilter) (out []data.ChangeView, next uint64, more bool, err error) {
+	next = since
+	for scanned := 0; len(out) < limit && scanned < maxScanned; {
+		cs, err := s.cfg.Engine.Changes(next, limit)
+		if err != nil {
+			return nil, 0, false, err
+		}
+		for i, c := range cs {
+			if f.keep(c) {
+				out = append(out, c)
+			}
+			next = c.Cursor
+			if len(out) == limit {
+				return out, next, i < len(cs)-1 || len(cs) == limit, nil
+			}
+		}
+		if len(cs) < limit {
+			return out, next, false, nil
+		}
+		scanned += len(cs)
+	}
+	return out, next, true, nil
 }
 
 func (s *server) changes(w http.ResponseWriter, r *http.Request) {
@@ -238,28 +295,28 @@ func (s *server) changes(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		limit, err = queryInt(r, "limit", 1000, 10_000)
 	}
+	var f changeFilter
+	if err == nil {
+		f, err = s.parseChangeFilter(r)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	limit = max(limit, 1)
 	if wantsEvents(r) {
-		s.followChanges(w, r, since, int(limit))
+		s.followChanges(w, r, since, int(limit), f)
 		return
 	}
-	cs, err := s.cfg.Engine.Changes(since, int(limit))
+	cs, next, more, err := s.filteredChanges(since, int(limit), f)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	next := since
-	if len(cs) > 0 {
-		next = cs[len(cs)-1].Cursor
-	}
 	if cs == nil {
 		cs = []data.ChangeView{}
 	}
-	writeJSON(w, http.StatusOK, ChangesPage{Changes: cs, Next: next})
+	writeJSON(w, http.StatusOK, ChangesPage{Changes: cs, Next: next, More: more})
 }
 
 func wantsEvents(r *http.Request) bool {
@@ -271,8 +328,10 @@ func wantsEvents(r *http.Request) bool {
 	return false
 }
 
-// followChanges streams changes as server-sent events until the client goes.
-func (s *server) followChanges(w http.ResponseWriter, r *http.Request, since uint64, limit int) {
+// followChanges streams the changes f keeps as server-sent events until the
+// client goes. Each event's id is its cursor: a client that reconnects with
+// Last-Event-ID resumes after it.
+func (s *server) followChanges(w http.ResponseWriter, r *http.Request, since uint64, limit int, f changeFilter) {
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		s.fail(w, r, errors.New("streaming unsupported by this connection"))
@@ -285,7 +344,7 @@ func (s *server) followChanges(w http.ResponseWriter, r *http.Request, since uin
 	flusher.Flush()
 	ctx := r.Context()
 	for {
-		cs, err := s.cfg.Engine.Changes(since, limit)
+		cs, next, more, err := s.filteredChanges(since, limit, f)
 		if err != nil {
 			fmt.Fprintf(w, "event: error\ndata: %q\n\n", err.Error())
 			flusher.Flush()
@@ -294,10 +353,12 @@ func (s *server) followChanges(w http.ResponseWriter, r *http.Request, since uin
 		for _, c := range cs {
 			b, _ := json.Marshal(c)
 			fmt.Fprintf(w, "id: %d\nevent: change\ndata: %s\n\n", c.Cursor, b)
-			since = c.Cursor
 		}
+		since = next
 		if len(cs) > 0 {
 			flusher.Flush()
+		}
+		if more {
 			continue
 		}
 		wait, cancel := context.WithTimeout(ctx, 15*time.Second)
