@@ -17,10 +17,10 @@ import (
 // (issue 10): each node binds its own loopback address 127.0.0.N, and a rule
 // set drops the packets between pairs of them. Three seeds, four members,
 // two datasets; the owners keep writing throughout while, in turn, a reader
-// can reach its owner only through another reader, a minority seed is cut
-// off, the owner of the first dataset is SIGKILLed and restarted, and that
-// dataset is transferred while its old owner is cut off from everyone and
-// goes on writing. Then every cut heals, and the test's own record of the
+// can reach its owner only through another reader, a minority seed (the
+// Raft leader) is cut off, the owner of the first dataset is SIGKILLed and
+// restarted, and that dataset is transferred while its old owner is cut off
+// from everyone and goes on writing. Then every cut heals, and the test's own record of the
 // writes (model, not `verify`) must match every node's export: every
 // acknowledged write at every reader, the readers equal, nothing at a node
 // that may not read. It logs one line of figures.
