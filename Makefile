@@ -10,7 +10,7 @@ VERSION := $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/lienthong/lienthong/node.Version=$(VERSION)
 
 .DEFAULT_GOAL := help
-.PHONY: help build test race lint alerts fuzz bench bench-quick gobench demo demo-stop dev check clean sim
+.PHONY: help build test race lint alerts fuzz bench bench-quick gobench demo demo-stop dev check clean sim partition
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -67,7 +67,18 @@ sim: build ## run every simulator scenario on its seeds (reports in bin/sim) and
 	  $(BIN)/lienthong sim run $$f --report $(BIN)/sim/$$n; done
 	$(BIN)/lienthong sim swarm --seeds $(SWARM_SEEDS) --report $(BIN)/sim/swarm
 
-check: lint alerts test sim ## lint, the alert rules, every test and the simulator (CI runs these, then make fuzz FUZZTIME=20s)
+# TestPartition cuts links between node processes with nftables: it needs
+# root and nft (CI installs nftables). A run writes its test log to bin/partition.log.
+PARTITION_RUNS ?= 5
+partition: ## the partition test with real processes and nftables cuts, PARTITION_RUNS (5) runs in a row; needs root and nft
+	@mkdir -p $(BIN); for i in $$(seq 1 $(PARTITION_RUNS)); do \
+	  echo "== partition run $$i of $(PARTITION_RUNS)"; \
+	  if ! LIENTHONG_PARTITION=1 $(GO) test ./cli -run '^TestPartition$$' -count=1 -v -timeout 5m >$(BIN)/partition.log 2>&1; then \
+	    tail -60 $(BIN)/partition.log; echo "make partition: run $$i failed (whole log: $(BIN)/partition.log)"; exit 1; fi; \
+	  grep -ho 'partition: acked=.*' $(BIN)/partition.log; \
+	done; echo "make partition: $(PARTITION_RUNS) runs in a row passed"
+
+check: lint alerts test sim ## lint, the alert rules, every test and the simulator (CI runs these, then make fuzz FUZZTIME=20s and make partition)
 
 demo: build ## start a local federation (a seed, two provinces, a ministry) with sample data; make demo-stop ends it
 	$(BIN)/lienthong demo up --dir $(DEMO_DIR) --count $(DEMO_COUNT)

@@ -28,6 +28,7 @@ import (
 // fedNode is one node of a test federation.
 type fedNode struct {
 	name   string
+	ip     string // the loopback address it binds, 127.0.0.1 unless newFedClusterOn gave it its own
 	seed   bool
 	dir    string
 	peerID string
@@ -85,6 +86,14 @@ func (c *fedCluster) running() []string {
 // CLI, and starts them with --join. It does not wait for voters or gossip.
 func newFedCluster(t *testing.T, seeds, members []string) *fedCluster {
 	t.Helper()
+	return newFedClusterOn(t, seeds, members, nil)
+}
+
+// newFedClusterOn is newFedCluster with node name bound, for its API, libp2p
+// and gossip, to the loopback IP ips[name] (e.g. 127.0.0.5), so that rules
+// on addresses can cut its links; a node not in ips binds 127.0.0.1.
+func newFedClusterOn(t *testing.T, seeds, members []string, ips map[string]string) *fedCluster {
+	t.Helper()
 	lienthongBinary(t) // builds binPath once
 	c := &fedCluster{t: t, nodes: map[string]*fedNode{}}
 	root := t.TempDir()
@@ -99,9 +108,12 @@ func newFedCluster(t *testing.T, seeds, members []string) *fedCluster {
 		}
 	})
 	add := func(name string, seed bool) {
-		n := &fedNode{name: name, seed: seed, dir: filepath.Join(root, name), log: filepath.Join(root, name+".log")}
-		args := []string{"init", "--dir", n.dir, "--name", name, "--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0",
-			"--gossip", "127.0.0.1:0", "--json"}
+		n := &fedNode{name: name, seed: seed, ip: "127.0.0.1", dir: filepath.Join(root, name), log: filepath.Join(root, name+".log")}
+		if ip, ok := ips[name]; ok {
+			n.ip = ip
+		}
+		args := []string{"init", "--dir", n.dir, "--name", name, "--api", n.ip + ":0", "--listen", "/ip4/" + n.ip + "/tcp/0",
+			"--gossip", n.ip + ":0", "--json"}
 		if seed {
 			args = append(args, "--seed")
 		}

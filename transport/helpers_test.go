@@ -29,6 +29,12 @@ type testNode struct {
 // that admits nobody yet. It is closed at the end of the test.
 func newTestNode(t *testing.T) *testNode {
 	t.Helper()
+	return newTestNodeOn(t, loopbackAddrs...)
+}
+
+// newTestNodeOn is newTestNode listening on listen.
+func newTestNodeOn(t *testing.T, listen ...string) *testNode {
+	t.Helper()
 	key, _, err := crypto.GenerateEd25519Key(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +42,7 @@ func newTestNode(t *testing.T) *testNode {
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	g := NewGater(logger)
-	h, err := NewHost(HostConfig{Key: key, ListenAddrs: loopbackAddrs, Gater: g, Logger: logger})
+	h, err := NewHost(HostConfig{Key: key, ListenAddrs: listen, Gater: g, Logger: logger})
 	if err != nil {
 		t.Fatalf("NewHost: %v", err)
 	}

@@ -127,7 +127,8 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 		libp2p.NoListenAddrs,
 		// Without SO_REUSEPORT a second process on the same TCP port fails
 		// to bind instead of sharing the port's connections with the first.
-		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
+		// Dial from the listen IP (sourceDialer).
+		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport(), tcp.WithDialerForAddr(sourceDialer(addrs))),
 		libp2p.Transport(quic.NewTransport),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Security(libp2ptls.ID, libp2ptls.New),

@@ -286,7 +286,7 @@ func (l *List) memberlistConfig() (*memberlist.Config, error) {
 	mc.Name = c.Name
 	if c.Socket != nil {
 		// memberlist learns the bound port from its own transport only.
-		mc.Transport = c.Socket.nt
+		mc.Transport = c.Socket.tr
 		mc.BindAddr, mc.BindPort = c.Socket.ip, c.Socket.port
 	} else {
 		bind, _ := parseHostPort(c.BindAddr) // validated

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/hashicorp/memberlist"
 )
@@ -24,6 +26,7 @@ var ErrAddrInUse = errors.New("member: gossip address already in use")
 // and connections wait in the kernel's queues.
 type Socket struct {
 	nt        *memberlist.NetTransport
+	tr        *sourceTransport // nt, dialing TCP from ip
 	ip        string
 	port      int
 	closeOnce sync.Once
@@ -50,7 +53,7 @@ func Listen(bindAddr string, logger *slog.Logger) (*Socket, error) {
 	for range tries {
 		var nt *memberlist.NetTransport
 		if nt, err = memberlist.NewNetTransport(nc); err == nil {
-			return &Socket{nt: nt, ip: ap.Addr().String(), port: nt.GetAutoBindPort()}, nil
+			return &Socket{nt: nt, tr: newSourceTransport(nt, ap.Addr()), ip: ap.Addr().String(), port: nt.GetAutoBindPort()}, nil
 		}
 	}
 	// memberlist formats the cause with %v: match the errno's text.
@@ -87,4 +90,36 @@ func (s *Socket) Close() error {
 		<-done
 	})
 	return nil
+}
+
+// sourceTransport is memberlist's NetTransport, except that when bound to
+// one IP (not 0.0.0.0 or ::) it dials its TCP streams (push/pull, fallback
+// probes) from that IP, as its UDP packets already leave from the bound
+// socket: peers and firewall rules see the node at the address it is known
+// by. Without it the kernel picks the source, on loopback always 127.0.0.1.
+type sourceTransport struct {
+	*memberlist.NetTransport
+	local *net.TCPAddr // nil: the kernel picks
+}
+
+func newSourceTransport(nt *memberlist.NetTransport, ip netip.Addr) *sourceTransport {
+	t := &sourceTransport{NetTransport: nt}
+	if !ip.IsUnspecified() {
+		t.local = &net.TCPAddr{IP: ip.AsSlice()}
+	}
+	return t
+}
+
+// DialTimeout implements memberlist.Transport.
+func (t *sourceTransport) DialTimeout(addr string, timeout time.Duration) (net.Conn, error) {
+	return t.DialAddressTimeout(memberlist.Address{Addr: addr}, timeout)
+}
+
+// DialAddressTimeout implements memberlist.NodeAwareTransport.
+func (t *sourceTransport) DialAddressTimeout(a memberlist.Address, timeout time.Duration) (net.Conn, error) {
+	d := net.Dialer{Timeout: timeout}
+	if t.local != nil {
+		d.LocalAddr = t.local
+	}
+	return d.Dial("tcp", a.Addr)
 }

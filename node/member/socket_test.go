@@ -91,3 +91,30 @@ func TestSocketCloseUnused(t *testing.T) {
 	}
 	again.Close()
 }
+
+// Gossip bound to one IP dials its TCP streams from that IP.
+func TestSocketDialsFromBoundIP(t *testing.T) {
+	s, err := Listen("127.0.0.2:0", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	peer, err := net.Listen("tcp", "127.0.0.3:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	c, err := s.tr.DialTimeout(peer.Addr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	in, err := peer.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	if got := in.RemoteAddr().(*net.TCPAddr).IP.String(); got != "127.0.0.2" {
+		t.Errorf("the peer sees a connection from %s, want 127.0.0.2", got)
+	}
+}
