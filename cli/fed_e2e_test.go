@@ -65,7 +65,7 @@ func TestFederation(t *testing.T) {
 		// every node has it soon after the commit.
 		via := c.follower()
 		t0 := time.Now()
-		r = c.mustCall(via, "PUT", "/v1/schemas/citizen", schemaFile(t, "citizen"), http.StatusOK)
+		r = c.mustCall(via, "PUT", "/v1/schemas/citizen", schemaFile(t, "citizen"), http.StatusCreated)
 		committed := time.Now()
 		idx := metaIndexOf(t, r)
 		t.Logf("schema put through %s (forwarded): %s, meta_index %d", via, committed.Sub(t0).Round(time.Microsecond), idx)
@@ -117,7 +117,7 @@ func TestFederation(t *testing.T) {
 		if !strings.Contains(before, "gossip_keys") {
 			t.Fatalf("no gossip key in the metadata settings at index %d: %s", i0, before)
 		}
-		idx := metaIndexOf(t, c.mustCall(c.follower(), "PUT", "/v1/schemas/land_parcel", schemaFile(t, "land_parcel"), http.StatusOK))
+		idx := metaIndexOf(t, c.mustCall(c.follower(), "PUT", "/v1/schemas/land_parcel", schemaFile(t, "land_parcel"), http.StatusCreated))
 		c.waitConverged(10*time.Second, idx)
 		time.Sleep(300 * time.Millisecond) // let the nodes react to the new view (a wrong reaction is what we look for)
 		after, i1 := keys()
@@ -136,7 +136,7 @@ func TestFederation(t *testing.T) {
 		via := c.follower()
 		ds := map[string]any{"name": "population.identity", "entity_type": "citizen",
 			"fields": []string{"full_name", "birth_date"}, "owner": "s1", "readers": []string{"m1"}}
-		idx := metaIndexOf(t, c.mustCall(via, "PUT", "/v1/datasets/population.identity", ds, http.StatusOK))
+		idx := metaIndexOf(t, c.mustCall(via, "PUT", "/v1/datasets/population.identity", ds, http.StatusCreated))
 		c.waitConverged(10*time.Second, idx)
 
 		var citizen map[string]any
@@ -339,7 +339,7 @@ func TestFederation(t *testing.T) {
 		// Control: the same host, once admitted through s1, reaches every
 		// node (so the refusals above are the gater's); removed, it is
 		// disconnected and refused again.
-		c.mustCall("s1", "PUT", "/v1/members/probe", map[string]any{"role": "member", "peer_id": h.ID().String()}, http.StatusOK)
+		c.mustCall("s1", "PUT", "/v1/members/probe", map[string]any{"role": "member", "peer_id": h.ID().String()}, http.StatusCreated)
 		d := c.waitFor(20*time.Second, "the admitted probe to reach every node", func() (bool, string) {
 			for i, name := range all {
 				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -379,7 +379,7 @@ func TestFederation(t *testing.T) {
 		c.waitFor(30*time.Second, "a metadata write through "+via+" after the leader was killed", func() (bool, string) {
 			tries++
 			r, err := c.call(via, "PUT", "/v1/schemas/province", schemaFile(t, "province"))
-			if err != nil || r.status != http.StatusOK {
+			if err != nil || r.status != http.StatusOK && r.status != http.StatusCreated {
 				return false, fmt.Sprintf("%v %s", err, r)
 			}
 			idx = metaIndexOf(t, r)
@@ -486,7 +486,7 @@ func TestFederation(t *testing.T) {
 		var idx uint64
 		c.waitFor(30*time.Second, "a write through "+stopped[0]+" after the seeds came back", func() (bool, string) {
 			r, err := c.call(stopped[0], "PUT", "/v1/schemas/commune", schemaFile(t, "commune"))
-			if err != nil || r.status != http.StatusOK {
+			if err != nil || r.status != http.StatusOK && r.status != http.StatusCreated {
 				return false, fmt.Sprintf("%v %s", err, r)
 			}
 			idx = metaIndexOf(t, r)

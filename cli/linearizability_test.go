@@ -81,9 +81,9 @@ func TestLinearizability(t *testing.T) {
 	seeds, members := []string{"s1", "s2", "s3"}, []string{"m1", "m2"}
 	c := newFedCluster(t, seeds, members)
 	c.waitHealthy(30*time.Second, seeds, members)
-	c.mustCall("s1", "PUT", "/v1/schemas/citizen", schemaFile(t, "citizen"), http.StatusOK)
+	c.mustCall("s1", "PUT", "/v1/schemas/citizen", schemaFile(t, "citizen"), http.StatusCreated)
 	idx := metaIndexOf(t, c.mustCall("s1", "PUT", "/v1/datasets/lin.test",
-		map[string]any{"name": "lin.test", "entity_type": "citizen", "fields": []string{"full_name"}, "owner": "m1"}, http.StatusOK))
+		map[string]any{"name": "lin.test", "entity_type": "citizen", "fields": []string{"full_name"}, "owner": "m1"}, http.StatusCreated))
 	c.waitConverged(10*time.Second, idx)
 
 	const runFor = 10 * time.Second

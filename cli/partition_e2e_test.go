@@ -53,11 +53,11 @@ func TestPartition(t *testing.T) {
 	// health.insurance: owner moh, reader mps; hcm, mof and the seeds may
 	// read neither or one, and must hold nothing of what they may not read.
 	const pop, ins = "population.identity", "health.insurance"
-	c.mustCall("s1", "PUT", "/v1/schemas/citizen", schemaFile(t, "citizen"), http.StatusOK)
+	c.mustCall("s1", "PUT", "/v1/schemas/citizen", schemaFile(t, "citizen"), http.StatusCreated)
 	c.mustCall("s1", "PUT", "/v1/datasets/"+pop, map[string]any{"name": pop, "entity_type": "citizen", "owner": "mps",
-		"readers": []string{"moh", "hcm"}, "fields": []string{"full_name", "birth_date", "sex", "birth_province"}}, http.StatusOK)
+		"readers": []string{"moh", "hcm"}, "fields": []string{"full_name", "birth_date", "sex", "birth_province"}}, http.StatusCreated)
 	idx := metaIndexOf(t, c.mustCall("s1", "PUT", "/v1/datasets/"+ins, map[string]any{"name": ins, "entity_type": "citizen", "owner": "moh",
-		"readers": []string{"mps"}, "fields": []string{"insurance_number", "insurance_expiry"}}, http.StatusOK))
+		"readers": []string{"mps"}, "fields": []string{"insurance_number", "insurance_expiry"}}, http.StatusCreated))
 	c.waitConverged(30*time.Second, idx)
 
 	m := &model{}
@@ -79,7 +79,7 @@ func TestPartition(t *testing.T) {
 		w := modelWrite{dataset: ds, key: key, value: value, epoch: epoch, seq: seq, at: at, outcome: unknown}
 		r, err := c.call(at, "PUT", "/v1/datasets/"+ds+"/entities/"+key, body)
 		switch {
-		case err == nil && r.status == http.StatusOK:
+		case err == nil && (r.status == http.StatusOK || r.status == http.StatusCreated):
 			w.outcome = acked
 		case err == nil && r.status >= 400 && r.status < 500:
 			w.outcome = rejected

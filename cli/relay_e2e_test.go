@@ -3,6 +3,7 @@ package cli_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -15,10 +16,10 @@ import (
 func TestRelay(t *testing.T) {
 	c := newFedCluster(t, []string{"s1"}, []string{"hcm", "moh", "mps", "mof"})
 	c.waitHealthy(60*time.Second, []string{"s1"}, []string{"hcm", "mof", "moh", "mps"})
-	c.mustCall("s1", "PUT", "/v1/schemas/citizen", schemaFile(t, "citizen"), 200)
+	c.mustCall("s1", "PUT", "/v1/schemas/citizen", schemaFile(t, "citizen"), http.StatusCreated)
 	r := c.mustCall("s1", "PUT", "/v1/datasets/population.identity", map[string]any{
 		"name": "population.identity", "entity_type": "citizen", "owner": "hcm", "readers": []string{"moh", "mps"},
-		"fields": []string{"full_name", "birth_date", "sex", "birth_province"}}, 200)
+		"fields": []string{"full_name", "birth_date", "sex", "birth_province"}}, http.StatusCreated)
 	c.waitConverged(30*time.Second, metaIndexOf(t, r))
 	// Cut hcm <-> mps.
 	c.nodes["hcm"].kill()

@@ -50,8 +50,8 @@ func TestReplication(t *testing.T) {
 
 	ok := t.Run("Setup", func(t *testing.T) {
 		c.t = t
-		c.mustCall("s1", "PUT", "/v1/schemas/citizen", schemaFile(t, "citizen"), http.StatusOK)
-		c.mustCall("s1", "PUT", "/v1/schemas/land_parcel", schemaFile(t, "land_parcel"), http.StatusOK)
+		c.mustCall("s1", "PUT", "/v1/schemas/citizen", schemaFile(t, "citizen"), http.StatusCreated)
+		c.mustCall("s1", "PUT", "/v1/schemas/land_parcel", schemaFile(t, "land_parcel"), http.StatusCreated)
 		var idx uint64
 		for _, ds := range []map[string]any{
 			{"name": "population.identity", "entity_type": "citizen", "owner": "mps", "readers": []string{"moh", "hcm"},
@@ -61,7 +61,7 @@ func TestReplication(t *testing.T) {
 			{"name": "land.79", "entity_type": "land_parcel", "key_prefix": "79-", "owner": "hcm", "readers": []string{"hanoi"},
 				"fields": []string{"commune_code", "area_m2", "land_use", "owner_ids", "certificate_no", "geometry", "registered_at"}},
 		} {
-			idx = metaIndexOf(t, c.mustCall("s1", "PUT", "/v1/datasets/"+ds["name"].(string), ds, http.StatusOK))
+			idx = metaIndexOf(t, c.mustCall("s1", "PUT", "/v1/datasets/"+ds["name"].(string), ds, http.StatusCreated))
 		}
 		d := c.waitConverged(20*time.Second, idx)
 		t.Logf("schemas and datasets on every node %s after the last write (meta_index %d)", d.Round(time.Millisecond), idx)

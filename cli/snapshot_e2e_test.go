@@ -29,10 +29,10 @@ func TestSnapshotCatchUp(t *testing.T) {
 	setConfig(t, c.node("hcm").dir, "retention: 168h0m0s", "retention: 2s")
 	setConfig(t, c.node("hcm").dir, "snapshot_chunk_bytes: 4194304", "snapshot_chunk_bytes: 16384")
 	c.restart("hcm")
-	c.mustCall("s1", "PUT", "/v1/schemas/citizen", schemaFile(t, "citizen"), http.StatusOK)
+	c.mustCall("s1", "PUT", "/v1/schemas/citizen", schemaFile(t, "citizen"), http.StatusCreated)
 	r := c.mustCall("s1", "PUT", "/v1/datasets/population.identity", map[string]any{
 		"name": "population.identity", "entity_type": "citizen", "owner": "hcm", "readers": []string{"moh"},
-		"fields": []string{"full_name", "birth_date", "sex", "birth_province", "residence_province", "ethnicity", "phones"}}, http.StatusOK)
+		"fields": []string{"full_name", "birth_date", "sex", "birth_province", "residence_province", "ethnicity", "phones"}}, http.StatusCreated)
 	c.waitConverged(30*time.Second, metaIndexOf(t, r))
 
 	dir := t.TempDir()

@@ -99,7 +99,7 @@ func TestFedMemberAdminForbidden(t *testing.T) {
 		t.Fatalf("population.identity readers at s1: %v; want [moh]", r)
 	}
 	// The seed's operator does the rest.
-	if code, body := call(ssrv, stok, "PUT", "/v1/schemas/land_parcel", string(schema)); code != http.StatusOK {
+	if code, body := call(ssrv, stok, "PUT", "/v1/schemas/land_parcel", string(schema)); code != http.StatusCreated {
 		t.Fatalf("schema put at the seed: %d %s", code, body)
 	}
 	if code, body := call(ssrv, stok, "POST", "/v1/datasets/population.identity/transfer", `{"to":"moh"}`); code != http.StatusOK {

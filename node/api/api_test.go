@@ -114,7 +114,7 @@ const goodCitizen = `{"full_name":"Trần Thị Bình","birth_date":"1990-02-03"
 
 func TestRejectedRequestsChangeNothing(t *testing.T) {
 	tn := newTestNode(t)
-	if code, b := tn.do("PUT", "/v1/datasets/population.identity/entities/079090000001", goodCitizen); code != 200 {
+	if code, b := tn.do("PUT", "/v1/datasets/population.identity/entities/079090000001", goodCitizen); code != http.StatusCreated {
 		t.Fatalf("good write: %d %s", code, b)
 	}
 	big := `{"full_name":"` + strings.Repeat("a", 70<<10) + `"}`
@@ -191,6 +191,9 @@ func TestRejectedRequestsChangeNothing(t *testing.T) {
 		{name: "batch unknown member", method: "POST", path: "/v1/datasets/population.identity/batch",
 			body: `{"rows":[]}`, status: 400, code: "bad_request", msg: "unknown field"},
 		{name: "unknown route", method: "GET", path: "/v2/x", status: 404, code: "not_found"},
+		{name: "wrong method", method: "POST", path: "/v1/schemas/citizen", body: `{}`, status: 405, code: "method_not_allowed", msg: "takes GET, PUT"},
+		{name: "wrong method on an entity", method: "GET", path: "/v1/datasets/population.identity/entities/079090000001",
+			status: 405, code: "method_not_allowed", msg: "takes PUT, PATCH, DELETE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -420,10 +423,10 @@ func TestChangesFilter(t *testing.T) {
 	tn := newTestNode(t)
 	for i := 1; i <= 3; i++ {
 		key := fmt.Sprintf("07909000000%d", i)
-		if code, b := tn.do("PUT", "/v1/datasets/population.identity/entities/"+key, goodCitizen); code != http.StatusOK {
+		if code, b := tn.do("PUT", "/v1/datasets/population.identity/entities/"+key, goodCitizen); code != http.StatusCreated {
 			t.Fatalf("put: %d %s", code, b)
 		}
-		if code, b := tn.do("PUT", "/v1/datasets/health.insurance/entities/"+key, `{"insurance_number":"DN479012345678`+strconv.Itoa(i)+`"}`); code != http.StatusOK {
+		if code, b := tn.do("PUT", "/v1/datasets/health.insurance/entities/"+key, `{"insurance_number":"DN479012345678`+strconv.Itoa(i)+`"}`); code != http.StatusCreated {
 			t.Fatalf("put: %d %s", code, b)
 		}
 	}

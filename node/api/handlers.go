@@ -63,8 +63,18 @@ func (s *server) write(mode data.Mode) http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, res)
+		writeJSON(w, createdOr200(res.Created), res)
 	}
+}
+
+// createdOr200 is 201 Created for a request that made something new, else
+// 200. For metadata it is judged against the view before the proposal: two
+// racing creates may both hear 201.
+func createdOr200(created bool) int {
+	if created {
+		return http.StatusCreated
+	}
+	return http.StatusOK
 }
 
 func decodeFields(r *http.Request, fields *map[string]json.RawMessage) error {
@@ -409,12 +419,13 @@ func (s *server) putSchema(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("the schema is named %q but the URL says %q", t.Name, r.PathValue("type")))
 		return
 	}
+	isNew := s.cfg.Meta.View().Type(t.Name) == nil
 	v, err := s.cfg.Meta.Propose(r.Context(), meta.Command{Op: meta.OpPutType, Type: t})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"name": t.Name, "version": t.Version, "meta_index": v.Index})
+	writeJSON(w, createdOr200(isNew), map[string]any{"name": t.Name, "version": t.Version, "meta_index": v.Index})
 }
 
 func (s *server) listDatasets(w http.ResponseWriter, r *http.Request) {
@@ -450,10 +461,11 @@ func (s *server) putDataset(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("the dataset is named %q but the URL says %q", d.Name, r.PathValue("name")))
 		return
 	}
+	isNew := s.cfg.Meta.View().Dataset(d.Name) == nil
 	v, err := s.cfg.Meta.Propose(r.Context(), meta.Command{Op: meta.OpPutDataset, Dataset: d})
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"dataset": v.Dataset(d.Name), "meta_index": v.Index})
+	writeJSON(w, createdOr200(isNew), map[string]any{"dataset": v.Dataset(d.Name), "meta_index": v.Index})
 }

@@ -14,13 +14,15 @@ import (
 // gossip key. Every write is a meta.Command proposed to the metadata store
 // (through Raft in a federation, forwarded to its leader).
 
-func (s *server) propose(w http.ResponseWriter, r *http.Request, c meta.Command) {
+// propose commits c and answers its metadata index: 201 if created is
+// true, else 200.
+func (s *server) propose(w http.ResponseWriter, r *http.Request, c meta.Command, created bool) {
 	v, err := s.cfg.Meta.Propose(r.Context(), c)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"meta_index": v.Index})
+	writeJSON(w, createdOr200(created), map[string]any{"meta_index": v.Index})
 }
 
 func (s *server) listMembers(w http.ResponseWriter, r *http.Request) {
@@ -45,11 +47,12 @@ func (s *server) putMember(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("peer_id %q is not a libp2p peer ID (lienthong init prints it as peer_id)", req.PeerID))
 		return
 	}
-	s.propose(w, r, meta.Command{Op: meta.OpPutMember, Member: &meta.Member{Name: r.PathValue("name"), Role: req.Role, PeerID: req.PeerID, Addrs: req.Addrs}})
+	isNew := s.cfg.Meta.View().Member(r.PathValue("name")) == nil
+	s.propose(w, r, meta.Command{Op: meta.OpPutMember, Member: &meta.Member{Name: r.PathValue("name"), Role: req.Role, PeerID: req.PeerID, Addrs: req.Addrs}}, isNew)
 }
 
 func (s *server) removeMember(w http.ResponseWriter, r *http.Request) {
-	s.propose(w, r, meta.Command{Op: meta.OpRemoveMember, Name: r.PathValue("name")})
+	s.propose(w, r, meta.Command{Op: meta.OpRemoveMember, Name: r.PathValue("name")}, false)
 }
 
 func (s *server) transferDataset(w http.ResponseWriter, r *http.Request) {
@@ -60,7 +63,7 @@ func (s *server) transferDataset(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.propose(w, r, meta.Command{Op: meta.OpTransfer, Name: r.PathValue("name"), To: req.To})
+	s.propose(w, r, meta.Command{Op: meta.OpTransfer, Name: r.PathValue("name"), To: req.To}, false)
 }
 
 func (s *server) readers(op string) http.HandlerFunc {
@@ -72,7 +75,7 @@ func (s *server) readers(op string) http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
-		s.propose(w, r, meta.Command{Op: op, Name: r.PathValue("name"), Reader: req.Reader})
+		s.propose(w, r, meta.Command{Op: op, Name: r.PathValue("name"), Reader: req.Reader}, false)
 	}
 }
 
@@ -97,7 +100,7 @@ func (s *server) restoreSnapshot(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	s.propose(w, r, meta.Command{Op: meta.OpRestore, View: b})
+	s.propose(w, r, meta.Command{Op: meta.OpRestore, View: b}, false)
 }
 
 // gossipKeys rotates the federation's gossip key in three steps, each to be
@@ -130,7 +133,7 @@ func (s *server) gossipKeys(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, badRequest("action %q: want add, use or prune", req.Action))
 		return
 	}
-	s.propose(w, r, meta.Command{Op: meta.OpGossipKeys, Keys: keys})
+	s.propose(w, r, meta.Command{Op: meta.OpGossipKeys, Keys: keys}, false)
 }
 
 // syncer is a metadata store that can make a read linearizable.

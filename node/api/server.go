@@ -137,9 +137,29 @@ func New(cfg Config) http.Handler {
 		writeJSON(w, code, body)
 	})
 	mux.Handle("/", s.wrap("other", RoleNone, func(w http.ResponseWriter, r *http.Request) {
+		if allow := allowed(mux, r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			writeError(w, http.StatusMethodNotAllowed, "method_not_allowed",
+				r.Method+" "+r.URL.Path+" is not served; this path takes "+strings.Join(allow, ", ")+" (see docs/api.md)", "", "")
+			return
+		}
 		writeError(w, http.StatusNotFound, "not_found", "no such route: "+r.Method+" "+r.URL.Path+" (see docs/api.md)", "", "")
 	}))
 	return mux
+}
+
+// allowed lists the methods mux serves for r's path: the catch-all route
+// answers 405 for them rather than 404.
+func allowed(mux *http.ServeMux, r *http.Request) []string {
+	var out []string
+	for _, m := range []string{"GET", "PUT", "POST", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // statusRecorder remembers the status code for metrics and keeps the write

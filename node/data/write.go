@@ -151,6 +151,9 @@ type Result struct {
 	Seq       uint64         `json:"seq"`
 	Time      crdt.Timestamp `json:"-"`
 	MetaIndex uint64         `json:"meta_index"`
+	// Created is true for a put that made an entity the dataset did not
+	// hold (the API answers 201).
+	Created bool `json:"-"`
 }
 
 // intent is a checked write, ready to become an op against the current state.
@@ -420,6 +423,7 @@ func (e *Engine) apply(tx *storage.Txn, in *intent) (Result, error) {
 	if op.Fields, err = e.fieldOps(in, ds, st); err != nil {
 		return Result{}, err
 	}
+	created := in.w.Mode == Put && !st.Exists()
 	st.Apply(op)
 	if err := e.checkLimits(in.typ, op, st); err != nil {
 		return Result{}, err
@@ -427,7 +431,7 @@ func (e *Engine) apply(tx *storage.Txn, in *intent) (Result, error) {
 	if _, err := tx.Append(op, st); err != nil {
 		return Result{}, err
 	}
-	return Result{Dataset: ds.Name, Key: key, Origin: op.Origin, Seq: op.Seq, Time: op.Time, MetaIndex: op.MetaIndex}, nil
+	return Result{Dataset: ds.Name, Key: key, Origin: op.Origin, Seq: op.Seq, Time: op.Time, MetaIndex: op.MetaIndex, Created: created}, nil
 }
 
 // checkLimits refuses an op, or the state it makes, beyond the limits of
