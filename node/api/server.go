@@ -60,6 +60,13 @@ type server struct {
 
 // New returns the API handler. It is safe for concurrent use.
 func New(cfg Config) http.Handler {
+	mux, _ := newMux(cfg)
+	return mux
+}
+
+// newMux is New, with the pattern of every route it serves (docs/openapi.yaml
+// must describe exactly these).
+func newMux(cfg Config) (*http.ServeMux, []string) {
 	if cfg.MaxBodyBytes == 0 {
 		cfg.MaxBodyBytes = 16 << 20
 	}
@@ -85,8 +92,10 @@ func New(cfg Config) http.Handler {
 	cfg.Registry.MustRegister(s.requests, s.latency)
 
 	mux := http.NewServeMux()
+	var patterns []string
 	route := func(pattern string, role Role, h http.HandlerFunc) {
 		mux.Handle(pattern, s.wrap(pattern, role, h))
+		patterns = append(patterns, pattern)
 	}
 	route("PUT /v1/datasets/{dataset}/entities/{key}", RoleWrite, s.write(data.Put))
 	route("PATCH /v1/datasets/{dataset}/entities/{key}", RoleWrite, s.write(data.Patch))
@@ -145,7 +154,7 @@ func New(cfg Config) http.Handler {
 		}
 		writeError(w, http.StatusNotFound, "not_found", "no such route: "+r.Method+" "+r.URL.Path+" (see docs/api.md)", "", "")
 	}))
-	return mux
+	return mux, patterns
 }
 
 // allowed lists the methods mux serves for r's path: the catch-all route
