@@ -207,7 +207,7 @@ func TestStreamOutlivesTimeouts(t *testing.T) {
 	put, _ := http.NewRequest("PUT", "http://"+n.addr+"/v1/datasets/population.identity/entities/079090000001",
 		strings.NewReader(`{"full_name":"Trần Thị Bình","birth_date":"1990-02-03","sex":"female","birth_province":"79"}`))
 	put.Header.Set("Authorization", "Bearer "+n.tokens.WriteToken)
-	if r, err := http.DefaultClient.Do(put); err != nil || r.StatusCode != http.StatusOK {
+	if r, err := http.DefaultClient.Do(put); err != nil || r.StatusCode != http.StatusCreated {
 		t.Fatalf("put: %v %v", r, err)
 	}
 	got := make(chan string, 1)

@@ -284,14 +284,7 @@ var raftPointDeletes = false
 
 // deleteRange deletes [lo, hi] in one synced Update.
 //
-// It writes one Pebble range tombstone with tx.b.DeleteRange. Txn has no
-// range delete of its own, and its point writes are buffered in tx.writes
-// until the function returns, so this relies on two properties of commit:
-// the writes of the functions that ran before this one in the group are
-// already in tx.b (so the tombstone covers them, and later functions see the
-// deletion through tx.b), and a function that returns nil is kept. The
-// function therefore does nothing else and cannot fail after the tombstone
-// is in the batch. A Txn.DeleteRange in commit.go would remove this reliance.
+// It writes one Pebble range tombstone (Txn.ranges).
 func (r *RaftStore) deleteRange(lo, hi uint64) error {
 	if raftPointDeletes {
 		return r.s.Update(context.Background(), func(tx *Txn) error {
@@ -308,7 +301,8 @@ func (r *RaftStore) deleteRange(lo, hi uint64) error {
 		end = raftLogKey(hi + 1)
 	}
 	return r.s.Update(context.Background(), func(tx *Txn) error {
-		return tx.b.DeleteRange(raftLogKey(lo), end, nil)
+		tx.ranges = append(tx.ranges, kv{k: raftLogKey(lo), v: end})
+		return nil
 	})
 }
 
