@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -23,12 +25,13 @@ var errUnreachable = errors.New("node unreachable")
 
 // clientFlags are the connection flags every client command takes.
 type clientFlags struct {
-	api, token, dir string
-	json            bool
+	api, token, dir, caCert string
+	json                    bool
 }
 
 func (c *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.api, "api", "", "node API URL (default $LIENTHONG_API, or from --dir)")
+	fs.StringVar(&c.caCert, "ca-cert", "", "PEM file of the CA (or self-signed certificate) an https API's certificate must chain to, besides the system's (default $LIENTHONG_CA_CERT; with --dir, also the node's own certificate)")
 	fs.StringVar(&c.token, "token", "", "bearer token (default $LIENTHONG_TOKEN, or from --dir)")
 	fs.StringVar(&c.dir, "dir", "", "local node directory to take the API URL and admin token from")
 	fs.BoolVar(&c.json, "json", false, "print machine-readable JSON")
@@ -43,20 +46,30 @@ type Client struct {
 // client resolves the flags, the environment and the node directory.
 func (c *clientFlags) client(io *IO) (*Client, error) {
 	base, token := c.api, c.token
+	var cas []string
+	if c.caCert != "" {
+		cas = append(cas, c.caCert)
+	} else if env := io.getenv("LIENTHONG_CA_CERT"); env != "" {
+		cas = append(cas, env)
+	}
 	if c.dir != "" {
 		cfg, err := node.LoadConfig(c.dir)
 		if err != nil {
 			return nil, err
 		}
+		if cfg.TLS() {
+			cert, _ := cfg.TLSFiles()
+			cas = append(cas, cert)
+		}
 		if base == "" {
-			base = "http://" + cfg.API.Listen
+			base = cfg.APIURL(cfg.API.Listen)
 			if _, port, _ := net.SplitHostPort(cfg.API.Listen); port == "0" {
 				// The node picked its port: it wrote it down.
 				a, err := node.ReadAddresses(c.dir)
 				if err != nil {
 					return nil, fmt.Errorf("api.listen has port 0, so the API's port is known only to the running node: %w", err)
 				}
-				base = "http://" + a.API
+				base = cfg.APIURL(a.API)
 			}
 		}
 		if token == "" {
@@ -82,14 +95,40 @@ func (c *clientFlags) client(io *IO) (*Client, error) {
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
-	return &Client{base: strings.TrimRight(base, "/"), token: token, http: newHTTPClient(5 * time.Minute)}, nil
+	hc := newHTTPClient(5 * time.Minute)
+	if len(cas) > 0 {
+		pool, err := caPool(cas)
+		if err != nil {
+			return nil, err
+		}
+		hc = newHTTPClientTLS(5*time.Minute, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12})
+	}
+	return &Client{base: strings.TrimRight(base, "/"), token: token, http: hc}, nil
+}
+
+// caPool is the system's roots plus the PEM certificates in files.
+func caPool(files []string) (*x509.CertPool, error) {
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, usagef("--ca-cert: %v", err)
+		}
+		if !pool.AppendCertsFromPEM(b) {
+			return nil, usagef("--ca-cert %s: no PEM certificate in it", f)
+		}
+	}
+	return pool, nil
 }
 
 // streaming returns a copy of c without a timeout per request, for streams
 // that last (changes --follow), which watch for a dead link themselves.
 func (c *Client) streaming() *Client {
 	cp := *c
-	cp.http = newHTTPClient(0)
+	cp.http = &http.Client{Transport: c.http.Transport}
 	return &cp
 }
 
@@ -162,6 +201,12 @@ func (c *Client) sendWith(ctx context.Context, method, path string, body io.Read
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		var unknown x509.UnknownAuthorityError
+		var invalid x509.CertificateInvalidError
+		var host x509.HostnameError
+		if errors.As(err, &unknown) || errors.As(err, &invalid) || errors.As(err, &host) {
+			return nil, fmt.Errorf("%w at %s: the node's TLS certificate is not trusted: %v (give its CA with --ca-cert or LIENTHONG_CA_CERT; a node made with init --tls: DIR/tls.crt)", errUnreachable, c.base, err)
 		}
 		return nil, fmt.Errorf("%w at %s: %v (is the node running?)", errUnreachable, c.base, err)
 	}

@@ -82,7 +82,7 @@ func runDemoUp(ctx context.Context, io *IO, args []string) error {
 		api := "127.0.0.1:" + portAt(i)
 		p2p := "/ip4/127.0.0.1/tcp/" + portAt(100+i)
 		gossip := "127.0.0.1:" + portAt(200+i)
-		res, err := initNode(filepath.Join(*dir, d.name), d.name, api, p2p, gossip, d.role)
+		res, err := initNode(filepath.Join(*dir, d.name), d.name, api, p2p, gossip, d.role, false)
 		if err != nil {
 			return err
 		}

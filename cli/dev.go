@@ -42,7 +42,7 @@ func runDev(ctx context.Context, io *IO, args []string) error {
 	}
 	var res *node.InitResult
 	if _, err := os.Stat(filepath.Join(*dir, node.ConfigFile)); err != nil {
-		if res, err = initNode(*dir, *name, *apiAddr, "", "", "seed"); err != nil {
+		if res, err = initNode(*dir, *name, *apiAddr, "", "", "seed", false); err != nil {
 			return err
 		}
 	}

@@ -623,3 +623,65 @@ func TestChangesFollowResumes(t *testing.T) {
 		t.Fatalf("the follower did not say it reconnected: %s", stderr.String())
 	}
 }
+
+// TestAPIOverTLS: a node made with init --tls serves HTTPS only; clients
+// trust it through --dir (the node's own certificate) or --ca-cert, and say
+// what to do when they do not; a renewed certificate is served without a
+// restart.
+func TestAPIOverTLS(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ndc")
+	var init struct {
+		APIURL     string `json:"api_url"`
+		AdminToken string `json:"admin_token"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, nil, "init", "--dir", dir, "--name", "ndc", "--api", "127.0.0.1:0", "--tls", "--json")), &init); err != nil {
+		t.Fatal(err)
+	}
+	if init.APIURL != "https://127.0.0.1:0" {
+		t.Fatalf("init --tls: api_url %q", init.APIURL)
+	}
+	_, a := startNode(t, dir, node.Addresses{})
+	if a.APIURL != "https://"+a.API {
+		t.Fatalf("addresses.json api_url %q for %s", a.APIURL, a.API)
+	}
+	if out := mustRun(t, nil, "status", "--dir", dir); !strings.Contains(out, "node ndc") {
+		t.Fatalf("status --dir over https: %s", out)
+	}
+	if resp, err := http.Get("http://" + a.API + "/healthz"); err != nil || resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("plain HTTP to the HTTPS API: %v %v; want 400", resp, err)
+	}
+	remote := []string{"LIENTHONG_API=" + a.APIURL, "LIENTHONG_TOKEN=" + init.AdminToken}
+	if r := run(t, remote, "status"); r.code != 4 || !strings.Contains(r.stderr, "not trusted") || !strings.Contains(r.stderr, "--ca-cert") {
+		t.Fatalf("status without the CA: exit %d %s", r.code, r.stderr)
+	}
+	mustRun(t, remote, "status", "--ca-cert", filepath.Join(dir, node.TLSCertFile))
+
+	// Renew: a new pair in place; the node serves it within about a second.
+	renewed := t.TempDir()
+	if err := node.WriteSelfSignedCert(renewed, "ndc", []string{"127.0.0.1"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{node.TLSKeyFile, node.TLSCertFile} {
+		b, err := os.ReadFile(filepath.Join(renewed, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f)+".new", b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(dir, f)+".new", filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := run(t, remote, "status", "--ca-cert", filepath.Join(renewed, node.TLSCertFile))
+		if r.code == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the renewed certificate is not served after 10s: %s", r.stderr)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

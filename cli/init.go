@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -23,6 +25,7 @@ func runInit(ctx context.Context, io *IO, args []string) error {
 	apiAddr := fs.String("api", "", "HTTP API host:port (default 127.0.0.1:7070)")
 	listen := fs.String("listen", "", "comma-separated libp2p listen multiaddrs (default /ip4/0.0.0.0/tcp/7171,/ip4/0.0.0.0/udp/7171/quic-v1)")
 	gossip := fs.String("gossip", "", "gossip host:port (default: the first TCP --listen address's host at its port + 100, so that nodes on one host do not collide; else 0.0.0.0:7946)")
+	withTLS := fs.Bool("tls", false, "serve the API over HTTPS with a new self-signed certificate (tls.crt, tls.key in --dir; clients: --ca-cert DIR/tls.crt)")
 	seed := fs.Bool("seed", false, "a seed node: votes on the federation's metadata (central office)")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
@@ -35,7 +38,7 @@ func runInit(ctx context.Context, io *IO, args []string) error {
 	if *seed {
 		role = "seed"
 	}
-	res, err := initNode(*dir, *name, *apiAddr, *listen, *gossip, role)
+	res, err := initNode(*dir, *name, *apiAddr, *listen, *gossip, role, *withTLS)
 	if err != nil {
 		return err
 	}
@@ -57,11 +60,21 @@ for local commands with --dir. Start the node with:
 	return nil
 }
 
-func initNode(dir, name, apiAddr, listen, gossip, role string) (*node.InitResult, error) {
+func initNode(dir, name, apiAddr, listen, gossip, role string, withTLS bool) (*node.InitResult, error) {
 	cfg := node.DefaultConfig(name)
 	cfg.Role = role
 	if apiAddr != "" {
 		cfg.API.Listen = apiAddr
+	}
+	if withTLS {
+		if _, err := os.Stat(filepath.Join(dir, node.ConfigFile)); err == nil {
+			return nil, fmt.Errorf("%w: %s already holds a node; use another --dir or remove it", node.ErrConfig, dir)
+		}
+		host, _, _ := net.SplitHostPort(cfg.API.Listen)
+		if err := node.WriteSelfSignedCert(dir, name, []string{host}); err != nil {
+			return nil, fmt.Errorf("write a self-signed certificate: %w", err)
+		}
+		cfg.API.TLSCertFile, cfg.API.TLSKeyFile = node.TLSCertFile, node.TLSKeyFile
 	}
 	if listen != "" {
 		cfg.P2P.Listen = strings.Split(listen, ",")

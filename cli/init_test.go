@@ -31,7 +31,7 @@ func TestGossipBeside(t *testing.T) {
 	for _, name := range []string{"s1", "s2", "s3"} {
 		dir := t.TempDir() + "/" + name
 		port := map[string]string{"s1": "7171", "s2": "7172", "s3": "7173"}[name]
-		if _, err := initNode(dir, name, "127.0.0.1:0", "/ip4/127.0.0.1/tcp/"+port, "", "seed"); err != nil {
+		if _, err := initNode(dir, name, "127.0.0.1:0", "/ip4/127.0.0.1/tcp/"+port, "", "seed", false); err != nil {
 			t.Fatal(err)
 		}
 		cfg, err := node.LoadConfig(dir)

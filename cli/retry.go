@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"crypto/tls"
 	"net/http"
 	"strconv"
 	"time"
@@ -49,4 +50,11 @@ func (t retryUnavailable) RoundTrip(req *http.Request) (*http.Response, error) {
 // (zero: none) and retries after 503.
 func newHTTPClient(timeout time.Duration) *http.Client {
 	return &http.Client{Timeout: timeout, Transport: retryUnavailable{next: http.DefaultTransport, maxWait: 30 * time.Second}}
+}
+
+// newHTTPClientTLS is newHTTPClient verifying servers with tc.
+func newHTTPClientTLS(timeout time.Duration, tc *tls.Config) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = tc
+	return &http.Client{Timeout: timeout, Transport: retryUnavailable{next: t, maxWait: 30 * time.Second}}
 }

@@ -24,8 +24,10 @@ type Addresses struct {
 	PID    int    `json:"pid"`
 	Name   string `json:"name"`
 	PeerID string `json:"peer_id"`
-	// API is the HTTP API's host:port.
-	API string `json:"api"`
+	// API is the HTTP API's host:port; APIURL its base URL (https:// when
+	// the API serves TLS).
+	API    string `json:"api"`
+	APIURL string `json:"api_url"`
 	// P2P are the libp2p addresses, each ending in /p2p/PEER_ID (usable
 	// with start --join); Gossip is the memberlist host:port. Both are
 	// empty for a node that is not federated.

@@ -58,6 +58,12 @@ type Config struct {
 		MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
 		// Tokens are the accepted bearer tokens, by SHA-256.
 		Tokens []api.TokenHash `yaml:"tokens"`
+		// TLSCertFile and TLSKeyFile, both set, make the API serve HTTPS
+		// with this PEM certificate (chain) and key; relative paths are in
+		// the node directory. A renewed pair is picked up without restart.
+		// Empty: plain HTTP.
+		TLSCertFile string `yaml:"tls_cert_file"`
+		TLSKeyFile  string `yaml:"tls_key_file"`
 	} `yaml:"api"`
 	P2P struct {
 		// Listen are the libp2p listen multiaddrs.
@@ -144,6 +150,9 @@ func (c *Config) Validate() error {
 	if c.API.MaxConnectionsPerIP < 1 || c.API.MaxConnectionsPerIP > c.API.MaxConnections {
 		errs = append(errs, fmt.Errorf("api.max_connections_per_ip %d: want 1 to api.max_connections (%d)", c.API.MaxConnectionsPerIP, c.API.MaxConnections))
 	}
+	if err := c.validateTLS(); err != nil {
+		errs = append(errs, err)
+	}
 	if len(c.API.Tokens) == 0 {
 		errs = append(errs, errors.New("api.tokens: none; re-run lienthong init or add one"))
 	}
@@ -205,8 +214,8 @@ name: {{.Name}}
 role: {{.Role}}
 
 api:
-  # host:port of the HTTP API. Bind to a private address in production and
-  # put TLS in front of it.
+  # host:port of the HTTP API. Bind to a private address in production, with
+  # TLS (tls_cert_file below).
   listen: {{.API.Listen}}
   # Largest request body accepted, in bytes; larger requests get 413.
   max_body_bytes: {{.API.MaxBodyBytes}}
@@ -221,6 +230,12 @@ api:
   # them a new connection gets 503 with Retry-After and is closed.
   max_connections: {{.API.MaxConnections}}
   max_connections_per_ip: {{.API.MaxConnectionsPerIP}}
+  # HTTPS: a PEM certificate (chain) and its key, relative to this directory
+  # or absolute; both empty serves plain HTTP. lienthong init --tls writes a
+  # self-signed pair (clients: --ca-cert DIR/tls.crt). A renewed pair is
+  # picked up without a restart.
+  tls_cert_file: "{{.API.TLSCertFile}}"
+  tls_key_file: "{{.API.TLSKeyFile}}"
   # Bearer tokens, stored as SHA-256 of the token. Roles: read, write, admin
   # (each includes the ones before it). lienthong init printed the tokens once.
   tokens:

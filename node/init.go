@@ -33,7 +33,7 @@ func Init(dir string, cfg Config) (*InitResult, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	res := &InitResult{Name: cfg.Name, Dir: dir, APIURL: "http://" + cfg.API.Listen}
+	res := &InitResult{Name: cfg.Name, Dir: dir, APIURL: cfg.APIURL(cfg.API.Listen)}
 	cfg.API.Tokens = nil
 	for _, t := range []struct {
 		role api.Role

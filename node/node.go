@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -185,8 +186,19 @@ func (n *Node) Serve(ctx context.Context, l net.Listener) error {
 		return err
 	}
 	defer os.Remove(filepath.Join(n.cfg.Dir, AddressesFile))
-	go func() { errc <- srv.Serve(n.conns.Listener(l)) }()
-	n.logger.Info("api listening", "addr", api, "name", n.cfg.Name, "peer_id", n.peerID,
+	if n.cfg.TLS() {
+		cert, key := n.cfg.TLSFiles()
+		r, err := newCertReloader(cert, key, n.logger)
+		if err != nil {
+			l.Close()
+			return err
+		}
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: r.get}
+		go func() { errc <- srv.ServeTLS(n.conns.Listener(l), "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(n.conns.Listener(l)) }()
+	}
+	n.logger.Info("api listening", "addr", api, "url", addrs.APIURL, "name", n.cfg.Name, "peer_id", n.peerID,
 		"p2p", strings.Join(addrs.P2P, ","), "gossip", addrs.Gossip, "addresses_file", filepath.Join(n.cfg.Dir, AddressesFile))
 	select {
 	case err := <-errc:
@@ -206,7 +218,7 @@ func (n *Node) Serve(ctx context.Context, l net.Listener) error {
 
 // addresses reports what the node bound, its API at api.
 func (n *Node) addresses(api string) Addresses {
-	a := Addresses{PID: os.Getpid(), Name: n.cfg.Name, PeerID: n.peerID, API: api}
+	a := Addresses{PID: os.Getpid(), Name: n.cfg.Name, PeerID: n.peerID, API: api, APIURL: n.cfg.APIURL(api)}
 	if n.fed != nil {
 		for _, m := range n.fed.addrs() {
 			a.P2P = append(a.P2P, m+"/p2p/"+n.peerID)
