@@ -685,3 +685,60 @@ func TestAPIOverTLS(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestTokenManagement: tokens made with token create work at once, survive
+// a SIGKILL and restart, carry only their role, and stop working the moment
+// they are revoked; the config's tokens are listed but revoked only by
+// editing lienthong.yaml, which the error says.
+func TestTokenManagement(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ndc")
+	mustRun(t, nil, "init", "--dir", dir, "--name", "ndc", "--api", "127.0.0.1:0")
+	kill, a := startNode(t, dir, node.Addresses{})
+	var made struct{ Name, Role, Token string }
+	if err := json.Unmarshal([]byte(mustRun(t, nil, "token", "create", "--dir", dir, "--name", "prometheus", "--role", "metrics", "--json")), &made); err != nil {
+		t.Fatal(err)
+	}
+	if made.Name != "prometheus" || made.Role != "metrics" || !strings.HasPrefix(made.Token, "lt_metrics_") {
+		t.Fatalf("token create: %+v", made)
+	}
+	get := func(path, tok string) int {
+		req, _ := http.NewRequest("GET", "http://"+a.API+path, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if m, s := get("/metrics", made.Token), get("/v1/status", made.Token); m != 200 || s != 403 {
+		t.Fatalf("the new metrics token: /metrics %d, /v1/status %d; want 200, 403", m, s)
+	}
+	if r := run(t, nil, "token", "create", "--dir", dir, "--name", "prometheus", "--role", "read"); r.code != 3 || !strings.Contains(r.stderr, "exists") {
+		t.Fatalf("a second token of the same name: exit %d %s", r.code, r.stderr)
+	}
+	kill()
+	_, a = startNode(t, dir, a)
+	if m := get("/metrics", made.Token); m != 200 {
+		t.Fatalf("the token after SIGKILL and restart: /metrics %d", m)
+	}
+	list := mustRun(t, nil, "token", "list", "--dir", dir)
+	for _, want := range []string{"prometheus  metrics  api", "config-0", "config-3"} {
+		if !strings.Contains(list, want) {
+			t.Fatalf("token list lacks %q:\n%s", want, list)
+		}
+	}
+	if strings.Contains(list, made.Token) {
+		t.Fatalf("token list shows a token:\n%s", list)
+	}
+	mustRun(t, nil, "token", "revoke", "--dir", dir, "prometheus")
+	if m := get("/metrics", made.Token); m != 401 {
+		t.Fatalf("the revoked token: /metrics %d, want 401", m)
+	}
+	if r := run(t, nil, "token", "revoke", "--dir", dir, "prometheus"); r.code != 3 || !strings.Contains(r.stderr, "no token of that name") {
+		t.Fatalf("revoke twice: exit %d %s", r.code, r.stderr)
+	}
+	if r := run(t, nil, "token", "revoke", "--dir", dir, "config-0"); r.code != 3 || !strings.Contains(r.stderr, "lienthong.yaml") {
+		t.Fatalf("revoke a config token: exit %d %s", r.code, r.stderr)
+	}
+}

@@ -3,7 +3,9 @@ package node
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -139,14 +141,53 @@ func New(cfg Config, opts Options) (*Node, error) {
 		n.fed.startReplica(n.engine, st, key, n.registry)
 	}
 	n.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), nodeCollector{n})
+	tokens, err := n.tokens()
+	if err != nil {
+		n.Close()
+		return nil, err
+	}
 	n.conns = api.NewConnLimiter(cfg.API.MaxConnections, cfg.API.MaxConnectionsPerIP, n.registry)
 	n.handler = api.New(api.Config{
-		Engine: n.engine, Meta: n.meta, Tokens: api.NewTokens(cfg.API.Tokens),
+		Engine: n.engine, Meta: n.meta, Tokens: tokens,
 		MaxBodyBytes: cfg.API.MaxBodyBytes, WriteTimeout: cfg.API.WriteTimeout, Health: st.Err, Ready: func() (bool, any) { r := n.Ready(); return r.Ready, r }, Status: func() any { return n.Status() }, MetaStatus: func() any { return n.MetaStatus() },
 		Verify:   func(ctx context.Context, peer, dataset string) (any, error) { return n.Verify(ctx, peer, dataset) },
 		Registry: n.registry, Logger: opts.Logger,
 	})
 	return n, nil
+}
+
+// keyTokens is the node-local key of the tokens made through the API.
+const keyTokens = "api_tokens"
+
+// tokens returns the API's token checker: the config's tokens and those
+// made with lienthong token create, kept in the store.
+func (n *Node) tokens() (*api.Tokens, error) {
+	var managed []api.TokenHash
+	b, err := n.store.GetLocal(keyTokens)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(b, &managed); err != nil {
+			return nil, fmt.Errorf("%w: the tokens made through the API (%s) do not decode: %v", storage.ErrCorrupt, keyTokens, err)
+		}
+		for _, t := range managed {
+			if err := t.Validate(); err != nil {
+				return nil, fmt.Errorf("%w: token %q made through the API: %v", storage.ErrCorrupt, t.Name, err)
+			}
+		}
+	case !errors.Is(err, storage.ErrNotFound):
+		return nil, err
+	}
+	save := func(ts []api.TokenHash) error {
+		b, err := json.Marshal(ts)
+		if err != nil {
+			return err
+		}
+		return n.store.Update(context.Background(), func(tx *storage.Txn) error {
+			tx.PutLocal(keyTokens, b)
+			return nil
+		})
+	}
+	return api.NewTokens(n.cfg.API.Tokens, managed, save), nil
 }
 
 // Engine returns the node's data plane.

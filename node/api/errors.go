@@ -78,7 +78,10 @@ func classify(err error) (int, ErrorDetail) {
 	case de != nil, errors.Is(err, data.ErrInvalid), errors.Is(err, meta.ErrInvalid), errors.Is(err, dict.ErrInvalid):
 		d.Code = "invalid"
 		return http.StatusBadRequest, d
-	case errors.Is(err, meta.ErrConflict):
+	case errors.Is(err, ErrTokenUnknown):
+		d.Code = "not_found"
+		return http.StatusNotFound, d
+	case errors.Is(err, ErrTokenExists), errors.Is(err, meta.ErrConflict):
 		d.Code = "conflict"
 		return http.StatusConflict, d
 	case errors.Is(err, data.ErrHeld):
