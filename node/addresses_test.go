@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -146,4 +147,30 @@ func TestBindReleasedOnFailure(t *testing.T) {
 		t.Fatalf("second start with a free port: %v", err)
 	}
 	n.Close()
+}
+
+// TestAdvertise: a node with p2p.advertise announces those addresses and
+// not what it listens on; one with gossip.advertise is gossiped with at it
+// (bound to 0.0.0.0, it would otherwise announce its first private IP).
+func TestAdvertise(t *testing.T) {
+	const dns = "/dns4/hcm.example.gov.vn/tcp/7171"
+	nodes := startFedWith(t, func(name string, cfg *Config) {
+		if name == "hcm" {
+			cfg.P2P.Advertise = []string{dns}
+			cfg.Gossip.Listen, cfg.Gossip.Advertise = "0.0.0.0:0", "127.0.0.1:0"
+		}
+	}, "s1", "hcm")
+	s1, hcm := nodes["s1"], nodes["hcm"]
+	if got := hcm.fed.addrs(); len(got) != 1 || got[0] != dns {
+		t.Fatalf("hcm announces %v, want [%s]", got, dns)
+	}
+	waitFor(t, "s1 gossips with hcm at 127.0.0.1 and learns its advertised address", func() bool {
+		for _, p := range s1.fed.peers() {
+			if p.Name == "hcm" {
+				host, _, _ := net.SplitHostPort(p.Addr)
+				return host == "127.0.0.1" && p.State == "alive" && slices.Contains(p.Meta.Addrs, dns)
+			}
+		}
+		return false
+	})
 }

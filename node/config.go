@@ -13,6 +13,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	ma "github.com/multiformats/go-multiaddr"
+
 	"github.com/lienthong/lienthong/node/api"
 	"github.com/lienthong/lienthong/node/dict"
 )
@@ -68,10 +70,20 @@ type Config struct {
 	P2P struct {
 		// Listen are the libp2p listen multiaddrs.
 		Listen []string `yaml:"listen"`
+		// Advertise, if set, are the multiaddrs peers are told to reach
+		// this node at, instead of every address it listens on (a public
+		// or NATed address, or one interface of several). Empty: the
+		// listen addresses.
+		Advertise []string `yaml:"advertise"`
 	} `yaml:"p2p"`
 	Gossip struct {
 		// Listen is the memberlist host:port (UDP and TCP).
 		Listen string `yaml:"listen"`
+		// Advertise is the IP:port peers gossip with this node at, when it
+		// differs from Listen (NAT, or 0.0.0.0 on a host with several
+		// interfaces). Empty: the bound address, or for 0.0.0.0 the first
+		// private IP. Its port is ignored when Listen's port is 0.
+		Advertise string `yaml:"advertise"`
 	} `yaml:"gossip"`
 	Storage struct {
 		// CacheBytes is Pebble's block cache in bytes.
@@ -129,6 +141,16 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Gossip.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("gossip.listen %q: want host:port, e.g. 0.0.0.0:7946", c.Gossip.Listen))
+	}
+	if a := c.Gossip.Advertise; a != "" {
+		if h, _, err := net.SplitHostPort(a); err != nil || net.ParseIP(h) == nil {
+			errs = append(errs, fmt.Errorf("gossip.advertise %q: want IP:port, e.g. 203.0.113.5:7946", a))
+		}
+	}
+	for _, a := range c.P2P.Advertise {
+		if _, err := ma.NewMultiaddr(a); err != nil {
+			errs = append(errs, fmt.Errorf("p2p.advertise %q: want a multiaddr, e.g. /ip4/203.0.113.5/tcp/7171 or /dns4/hcm.example.gov.vn/tcp/7171", a))
+		}
 	}
 	if _, _, err := net.SplitHostPort(c.API.Listen); err != nil {
 		errs = append(errs, fmt.Errorf("api.listen %q: want host:port, e.g. 127.0.0.1:7070", c.API.Listen))
@@ -249,10 +271,17 @@ p2p:
 {{- range .P2P.Listen}}
     - {{.}}
 {{- end}}
+  # Addresses peers are told to reach this node at, instead of every listen
+  # address (a public or NATed address, or one interface of several), e.g.
+  # [/dns4/hcm.example.gov.vn/tcp/7171]. Empty: the listen addresses.
+  advertise: [{{range $i, $a := .P2P.Advertise}}{{if $i}}, {{end}}{{$a}}{{end}}]
 
 gossip:
   # memberlist host:port (UDP and TCP) for liveness and addresses.
   listen: {{.Gossip.Listen}}
+  # IP:port peers gossip with this node at, when it differs from listen (NAT,
+  # or 0.0.0.0 on a host with several interfaces). Empty: the bound address.
+  advertise: "{{.Gossip.Advertise}}"
 
 storage:
   # Pebble block cache, in bytes.

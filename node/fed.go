@@ -103,7 +103,7 @@ func startFederation(cfg Config, opts Options, key crypto.PrivKey, id peer.ID, s
 		return nil, bindError(cfg, "gossip.listen", cfg.Gossip.Listen, err)
 	}
 	f.sock, f.gossipAddr = sock, sock.Addr()
-	h, err := transport.NewHost(transport.HostConfig{Key: key, ListenAddrs: cfg.P2P.Listen, Gater: f.gater, Logger: opts.Logger})
+	h, err := transport.NewHost(transport.HostConfig{Key: key, ListenAddrs: cfg.P2P.Listen, AdvertiseAddrs: cfg.P2P.Advertise, Gater: f.gater, Logger: opts.Logger})
 	if err != nil {
 		sock.Close()
 		var le *transport.ListenError
@@ -384,7 +384,7 @@ func (f *federation) gossipStep(ctx context.Context, v *meta.View) {
 		mc := member.DefaultConfig(f.cfg.Name)
 		// The socket bound at start; should gossip fail to start on it,
 		// later tries bind the configured address again.
-		mc.BindAddr, mc.Socket = f.cfg.Gossip.Listen, f.sock
+		mc.BindAddr, mc.Socket, mc.AdvertiseAddr = f.cfg.Gossip.Listen, f.sock, f.cfg.Gossip.Advertise
 		f.sock = nil
 		mc.Keys = v.Settings.GossipKeys
 		mc.Logger = f.logger

@@ -20,6 +20,13 @@ import (
 // bootstrap seed, the others members admitted by it and joined through it.
 func startFed(t *testing.T, names ...string) map[string]*Node {
 	t.Helper()
+	return startFedWith(t, nil, names...)
+}
+
+// startFedWith is startFed with edit, if not nil, changing each node's
+// config before its init.
+func startFedWith(t *testing.T, edit func(name string, cfg *Config), names ...string) map[string]*Node {
+	t.Helper()
 	nodes := map[string]*Node{}
 	var seedAddr string
 	for i, name := range names {
@@ -29,6 +36,9 @@ func startFed(t *testing.T, names ...string) map[string]*Node {
 		cfg.P2P.Listen = []string{"/ip4/127.0.0.1/tcp/0"}
 		cfg.Gossip.Listen = "127.0.0.1:0"
 		opts := Options{FastTimers: true}
+		if edit != nil {
+			edit(name, &cfg)
+		}
 		if i == 0 {
 			cfg.Role = "seed"
 			opts.Bootstrap = true

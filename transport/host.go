@@ -65,6 +65,12 @@ type HostConfig struct {
 	// can still dial out (useful for tools, not for a node).
 	ListenAddrs []string
 
+	// AdvertiseAddrs, if set, are the multiaddrs the host announces
+	// (identify, host.Addrs()) instead of what it listens on: a public or
+	// NATed address, or one interface of several, e.g.
+	// "/dns4/hcm.example.gov.vn/tcp/7171". Empty: the listen addresses.
+	AdvertiseAddrs []string
+
 	// Gater decides which peers may connect, inbound and outbound. Required:
 	// a host without a gater would accept anyone.
 	Gater *Gater
@@ -108,6 +114,15 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 		addrs = append(addrs, a)
 	}
 
+	var advertise []ma.Multiaddr
+	for _, s := range cfg.AdvertiseAddrs {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%w: advertise address %q: %v (expected e.g. /ip4/203.0.113.5/tcp/7171 or /dns4/hcm.example.gov.vn/tcp/7171)", ErrBadListenAddr, s, err)
+		}
+		advertise = append(advertise, a)
+	}
+
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
 	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.AutoScale()))
@@ -137,6 +152,9 @@ func NewHost(cfg HostConfig) (host.Host, error) {
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.DisableRelay(),
+	}
+	if len(advertise) > 0 {
+		opts = append(opts, libp2p.AddrsFactory(func([]ma.Multiaddr) []ma.Multiaddr { return advertise }))
 	}
 	if cfg.Registerer != nil {
 		opts = append(opts, libp2p.PrometheusRegisterer(cfg.Registerer))
