@@ -55,26 +55,21 @@ func TestTraces(t *testing.T) {
 				}
 			case "connected":
 				m.Type, m.Peers = MsgConnected, listArg(d, "peers")
-			case "changed":
-				m.Type = MsgChanged
-			case "notified":
-				m.Type = MsgNotified
-			case "pull-done":
-				m.Type = MsgPullDone
-			case "snapshot-done":
-				m.Type = MsgSnapshotDone
-			case "pending":
-				m.Type = MsgPending
-			case "purged":
-				m.Type = MsgPurged
 			default:
-				d.Fatalf(t, "unknown command %q", d.Cmd)
+				if m.Type = commands[d.Cmd]; m.Type == 0 {
+					d.Fatalf(t, "unknown command %q", d.Cmd)
+				}
 			}
 			e.Step(m)
 			return render(e)
 		})
 	})
 }
+
+// commands are the trace commands that step a message with no field of
+// its own.
+var commands = map[string]MsgType{"changed": MsgChanged, "notified": MsgNotified, "pull-done": MsgPullDone,
+	"snapshot-done": MsgSnapshotDone, "pending": MsgPending, "purged": MsgPurged}
 
 // render prints the Ready, if any, and advances it.
 func render(e *Engine) string {
