@@ -172,8 +172,8 @@ func New(cfg Config) *Engine {
 func (e *Engine) Tick() {
 	e.tick++
 	for _, p := range e.sources() {
-		if e.tick > e.skip[p] {
-			e.startPull(p)
+		if e.tick > e.skip[p] && e.pulls[p] == nil {
+			e.startPull(p) // a pull in flight goes on: only a notification makes it go again
 		}
 	}
 	for _, m := range e.members {
