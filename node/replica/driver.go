@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -38,7 +39,8 @@ type Driver struct {
 	r       *Replicator
 	rt      Runtime
 	eng     *engine.Engine
-	view    *meta.View // the metadata last stepped into the engine
+	view    *meta.View         // the metadata last stepped into the engine
+	ids     map[string]peer.ID // the peer ID of each member of view but this node
 	nextID  uint64
 	calls   map[uint64]call
 	applied int // ops applied from answers, in all
@@ -158,9 +160,13 @@ func (d *Driver) refresh() {
 	v := d.r.cfg.Meta.View()
 	if v != d.view {
 		d.view = v
+		d.ids = map[string]peer.ID{}
 		m := engine.Message{Type: engine.MsgMeta}
 		for _, mb := range v.Members() {
 			m.Members = append(m.Members, mb.Name)
+			if id, err := peer.Decode(mb.PeerID); err == nil && mb.Name != d.r.cfg.Self {
+				d.ids[mb.Name] = id
+			}
 		}
 		for _, ds := range v.Datasets() {
 			m.Datasets = append(m.Datasets, engine.Dataset{Name: ds.Name, Owner: ds.Owner, Readers: ds.Readers, PastOwners: ds.PastOwners})
@@ -169,7 +175,7 @@ func (d *Driver) refresh() {
 	}
 	m := engine.Message{Type: engine.MsgConnected}
 	for _, mb := range v.Members() {
-		if id, err := peer.Decode(mb.PeerID); err == nil && mb.Name != d.r.cfg.Self && d.r.cfg.Network.Connected(id) {
+		if id, ok := d.ids[mb.Name]; ok && d.r.cfg.Network.Connected(id) {
 			m.Peers = append(m.Peers, mb.Name)
 		}
 	}
@@ -183,9 +189,15 @@ func (d *Driver) process(ctx context.Context) {
 		for _, q := range rd.Requests {
 			d.send(q)
 		}
+		msgs := map[string][]byte{} // by datasets: readers of the same datasets get one message
 		for _, n := range rd.Notifications {
 			if id, ok := d.peerID(n.To); ok {
-				msg := d.r.NotifyMessage(n.Datasets)
+				key := strings.Join(n.Datasets, "\x00")
+				msg, ok := msgs[key]
+				if !ok {
+					msg = d.r.NotifyMessage(n.Datasets)
+					msgs[key] = msg
+				}
 				d.r.countBytes(pull.NotifyID, "sent", len(msg))
 				d.nextID++
 				d.calls[d.nextID] = call{peer: id}
@@ -262,10 +274,6 @@ func protoOf(k engine.Kind) string {
 
 // peerID returns the peer ID of member name.
 func (d *Driver) peerID(name string) (peer.ID, bool) {
-	m := d.view.Member(name)
-	if m == nil {
-		return "", false
-	}
-	id, err := peer.Decode(m.PeerID)
-	return id, err == nil
+	id, ok := d.ids[name]
+	return id, ok
 }
