@@ -76,10 +76,16 @@ func (rt p2pRuntime) Dial(p peer.ID) {
 	}()
 }
 
+// metaChanger is a meta.Store that tells of its changes.
+type metaChanger interface {
+	// Changed returns a channel closed when the next log entry is applied.
+	Changed() <-chan struct{}
+}
+
 // Run serves r's protocols on h and replicates until ctx ends, with the
 // Driver over libp2p: it ticks every Interval (anti-entropy, dialling,
 // purges, truncation), tells the driver of notifications from peers, of
-// changes that became durable here, and of answers. One loop goroutine
+// changes that became durable here, of metadata changes and of answers. One loop goroutine
 // owns the driver; each request runs in a goroutine of its own, so a slow
 // or silent peer holds up only its own pull.
 func (r *Replicator) Run(ctx context.Context, h host.Host) {
@@ -108,12 +114,22 @@ func (r *Replicator) Run(ctx context.Context, h host.Host) {
 		defer wg.Done()
 		r.watchChanges(ctx, changed)
 	}()
+	// Metadata that tells of its changes (control.Control does) is
+	// stepped at once; any other at the next tick.
+	var metaChanged <-chan struct{}
+	mc, _ := r.cfg.Meta.(metaChanger)
+	if mc != nil {
+		metaChanged = mc.Changed()
+	}
 	tick := time.NewTicker(r.cfg.Interval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-metaChanged:
+			metaChanged = mc.Changed()
+			d.MetaChanged(ctx)
 		case a := <-answers:
 			d.Answer(ctx, a.id, a.resp, a.err)
 		case p := <-wake:
