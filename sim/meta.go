@@ -119,8 +119,8 @@ func (s *Sim) propose(n *node, c meta.Command) (*meta.View, error) {
 	return n.meta.View(), nil
 }
 
-// deliver applies the log entries n lacks, if n reaches the leader; then n
-// forgets what it may no longer read.
+// deliver applies the log entries n lacks, if n reaches the leader; then
+// n's driver hears of it (and n forgets what it may no longer read).
 func (s *Sim) deliver(n *node) string {
 	if n.meta.applied == len(s.ctl.log) {
 		return "current"
@@ -137,9 +137,7 @@ func (s *Sim) deliver(n *node) string {
 	}
 	n.meta.view.Store(v)
 	if n.up {
-		if purged, err := n.rep.Purge(s.ctx); err != nil || len(purged) > 0 {
-			s.record("purge", n, nil, fmt.Sprintf("%v err=%v", purged, err))
-		}
+		n.drv.MetaChanged(s.ctx)
 	}
 	return fmt.Sprintf("applied=%d", n.meta.applied)
 }

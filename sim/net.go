@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/lienthong/lienthong/node/replica"
 	"github.com/lienthong/lienthong/transport/pull"
+	"github.com/lienthong/lienthong/transport/snapshot"
 )
 
 // Errors of the simulated network, as a requester sees them.
@@ -113,54 +113,117 @@ func (s *Sim) lost(a, b *node) bool {
 	return q.loss > 0 && s.rng.Float64() < q.loss
 }
 
-// link is a node's view of the simulated network: replica.Network.
+// link is a node's view of the simulated network: the replica.Network of
+// its replicator and the replica.Runtime of its driver.
 type link struct {
 	s *Sim
 	n *node
 }
 
-var _ replica.Network = link{}
+var (
+	_ replica.Network = link{}
+	_ replica.Runtime = link{}
+)
 
-// Request delivers req to the peer's replicator at once: the simulator
-// schedules the whole exchange at the instant it models its arrival. It
-// fails if the peer is unreachable or the request or its answer is lost; an
-// answer may be delivered again later (duplicated, out of order).
-func (l link) Request(ctx context.Context, p peer.ID, proto string, req []byte, maxResp int) ([]byte, error) {
+// Send implements replica.Runtime: the request and its answer are separate
+// events, so that other events (writes, answers of other peers, metadata)
+// come between them. The request reaches the peer after the one-way
+// latency and is handled then; its answer reaches the requester after the
+// latency back. A lost request or answer, or an unreachable peer, is an
+// error for the requester after the round trip; an answer may be
+// delivered again later (duplicated, out of order).
+func (l link) Send(id uint64, p peer.ID, proto string, req []byte, maxResp int) {
 	s, a := l.s, l.n
+	drv := a.drv
 	b := s.byID[p]
-	if b == nil || !s.reachable(a, b) {
-		return nil, fmt.Errorf("%w: %s", errUnreachable, p)
-	}
-	if s.lost(a, b) || s.lost(b, a) {
-		s.stats.Lost++
-		return nil, errLost
-	}
-	a.sent += int64(len(req))
-	b.recv += int64(len(req))
-	resp, err := b.rep.Handle(ctx, a.id, proto, req, nil)
-	if err != nil {
-		return nil, fmt.Errorf("sim: %s reset the stream: %w", b.spec.Name, err)
-	}
-	if len(resp) > maxResp {
-		return nil, fmt.Errorf("sim: answer of %d bytes over the cap %d", len(resp), maxResp)
-	}
-	b.sent += int64(len(resp))
-	a.recv += int64(len(resp))
-	if q := s.net.quality[[2]int{b.idx, a.idx}]; proto == pull.ID && q.dup > 0 && s.rng.Float64() < q.dup {
-		s.stats.Duplicated++
-		s.after(2*s.latency(b, a)+s.sc.Network.SyncEvery.D()/4*time.Duration(s.rng.IntN(4)), "redeliver", a, b, func() string {
-			if !a.up {
-				return "down"
+	answer := func(d time.Duration, resp []byte, err error) {
+		s.after(d, "answer", a, b, func() string {
+			if !a.up || a.drv != drv {
+				return "gone" // the requester crashed meanwhile
 			}
-			n, _, err := a.rep.ApplyResponse(context.Background(), b.id, resp)
-			return fmt.Sprintf("applied=%d err=%v", n, err != nil)
+			applied := drv.Applied()
+			drv.Answer(s.ctx, id, resp, err)
+			applied = drv.Applied() - applied
+			s.stats.Applied += applied
+			if err != nil && proto == pull.ID {
+				s.stats.PullErrors++
+			}
+			if applied > 0 {
+				s.notifySoon(a) // relay: tell the readers of what it now has
+			}
+			return fmt.Sprintf("%s applied=%d err=%v", protoName(proto), applied, err != nil)
 		})
 	}
-	return resp, nil
+	if proto == pull.ID {
+		s.stats.Pulls++
+	}
+	if b == nil || !s.reachable(a, b) {
+		answer(0, nil, fmt.Errorf("%w: %s", errUnreachable, p))
+		return
+	}
+	there := s.latency(a, b)
+	if s.lost(a, b) {
+		s.stats.Lost++
+		answer(there+s.latency(b, a), nil, errLost)
+		return
+	}
+	a.sent += int64(len(req))
+	s.after(there, "request", b, a, func() string {
+		if !s.reachable(a, b) {
+			answer(s.latency(b, a), nil, fmt.Errorf("%w: %s", errUnreachable, p))
+			return "unreachable"
+		}
+		b.recv += int64(len(req))
+		resp, err := b.rep.Handle(s.ctx, a.id, proto, req, func(from peer.ID) { b.drv.Notified(s.ctx, from) })
+		switch {
+		case err != nil:
+			err = fmt.Errorf("sim: %s reset the stream: %w", b.spec.Name, err)
+		case len(resp) > maxResp:
+			resp, err = nil, fmt.Errorf("sim: answer of %d bytes over the cap %d", len(resp), maxResp)
+		case s.lost(b, a):
+			s.stats.Lost++
+			resp, err = nil, errLost
+		}
+		back := s.latency(b, a)
+		if err != nil {
+			answer(back, nil, err)
+			return fmt.Sprintf("%s err=%v", protoName(proto), err != nil)
+		}
+		b.sent += int64(len(resp))
+		a.recv += int64(len(resp))
+		answer(back, resp, nil)
+		if q := s.net.quality[[2]int{b.idx, a.idx}]; proto == pull.ID && q.dup > 0 && s.rng.Float64() < q.dup {
+			s.stats.Duplicated++
+			s.after(2*back+s.sc.Network.SyncEvery.D()/4*time.Duration(s.rng.IntN(4)), "redeliver", a, b, func() string {
+				if !a.up {
+					return "down"
+				}
+				n, _, err := a.rep.ApplyResponse(s.ctx, b.id, resp)
+				return fmt.Sprintf("applied=%d err=%v", n, err != nil)
+			})
+		}
+		return protoName(proto)
+	})
 }
+
+// Dial implements replica.Runtime: a simulated link is up whenever the
+// peer is reachable.
+func (l link) Dial(peer.ID) {}
 
 // Connected implements replica.Network.
 func (l link) Connected(p peer.ID) bool {
 	b := l.s.byID[p]
 	return b != nil && l.s.reachable(l.n, b)
+}
+
+func protoName(proto string) string {
+	switch proto {
+	case pull.ID:
+		return "sync"
+	case pull.NotifyID:
+		return "notify"
+	case snapshot.ID:
+		return "snapshot"
+	}
+	return proto
 }

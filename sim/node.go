@@ -33,14 +33,14 @@ type node struct {
 	st  *storage.Store
 	eng *data.Engine
 	rep *replica.Replicator
+	drv *replica.Driver
 
 	skew time.Duration // clock offset
 	slow float64       // latency factor, 1 when normal
 
-	cursor    uint64       // change feed position up to which readers were told
-	notifying bool         // a notification is scheduled
-	pulls     map[int]bool // pulls from these peers are scheduled
-	sent      int64        // bytes on the wire
+	cursor    uint64 // change feed position up to which the driver was told
+	notifying bool   // telling the driver of changes is scheduled
+	sent      int64  // bytes on the wire
 	recv      int64
 	crashes   int
 }
@@ -66,7 +66,7 @@ func (n *node) start() error {
 		Engine: eng, Now: n.clock, Interval: n.s.sc.Network.SyncEvery.D(), Retention: n.s.sc.Network.Retention.D(),
 		Logger: n.s.logger.With("node", n.spec.Name)})
 	n.cursor = st.Durable()
-	n.pulls = map[int]bool{}
+	n.drv = replica.NewDriver(n.s.ctx, n.rep, link{n.s, n})
 	return nil
 }
 
@@ -79,7 +79,7 @@ func (n *node) crash() {
 	clone := n.fs.CrashClone(vfs.CrashCloneCfg{})
 	n.st.Close()
 	n.fs = clone
-	n.up, n.st, n.eng, n.rep = false, nil, nil, nil
+	n.up, n.st, n.eng, n.rep, n.drv = false, nil, nil, nil, nil
 	n.notifying = false
 	n.crashes++
 }

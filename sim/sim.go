@@ -76,7 +76,7 @@ type Stats struct {
 	Events     int   `json:"events"`
 	Writes     int   `json:"writes_acked"`
 	Refused    int   `json:"writes_refused"` // by the node (not the owner in its metadata, ...)
-	Pulls      int   `json:"pulls"`
+	Pulls      int   `json:"pulls"`          // pull requests sent: each round of a pull counts
 	PullErrors int   `json:"pull_errors"`
 	Applied    int   `json:"ops_applied"` // replicated ops applied, over all nodes
 	Lost       int   `json:"messages_lost"`

@@ -13,10 +13,12 @@
 // have it; a reader behind the truncation point fetches the dataset's
 // snapshot from its owner (transport/snapshot), resumable chunk by chunk.
 //
-// The Replicator has no goroutines, timers or sockets: it reaches peers
-// through a Network and reads time from Config.Now. Run drives it over
-// libp2p; the simulator drives it over an in-memory network and clock.
+// When to pull, notify, purge and truncate is decided by the pure engine
+// (node/replica/engine); the Replicator does the store side (serve, verify,
+// apply) and decides nothing; the Driver runs the engine over the
+// Replicator and a Runtime. Run is the Driver over libp2p; the simulator
+// runs the same Driver over its network and clock.
 //
-// replica imports crdt, storage, node/data, node/meta, node/dict and the
-// transport protocol packages; never sim.
+// replica imports crdt, storage, node/data, node/meta, node/dict,
+// node/replica/engine and the transport protocol packages; never sim.
 package replica

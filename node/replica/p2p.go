@@ -11,14 +11,15 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 
 	"github.com/lienthong/lienthong/transport"
+	"github.com/lienthong/lienthong/transport/pull"
 )
 
 // P2P is the Network over a libp2p host.
 type P2P struct{ Host host.Host }
 
-var _ Network = P2P{}
+var _ Requester = P2P{}
 
-// Request implements Network with one libp2p stream per request.
+// Request implements Requester with one libp2p stream per request.
 func (n P2P) Request(ctx context.Context, p peer.ID, proto string, req []byte, maxResp int) ([]byte, error) {
 	return transport.Request(ctx, n.Host, p, protocol.ID(proto), req, maxResp)
 }
@@ -26,13 +27,72 @@ func (n P2P) Request(ctx context.Context, p peer.ID, proto string, req []byte, m
 // Connected implements Network.
 func (n P2P) Connected(p peer.ID) bool { return n.Host.Network().Connectedness(p) == network.Connected }
 
-// Run serves r's protocols on h and replicates until ctx ends: it pulls from
-// a peer as soon as the peer notifies, tells readers when this node has
-// applied new ops, pulls from every source on the anti-entropy timer
-// (dialling members that are not connected) and then purges what this node
-// may no longer read, and truncates history once a minute. Each peer has at most one pull in flight, so a slow or silent peer
-// holds up only its own.
+// p2pAnswer is the outcome of a request sent by p2pRuntime.
+type p2pAnswer struct {
+	id   uint64
+	resp []byte
+	err  error
+}
+
+// p2pRuntime is the Driver's Runtime over libp2p: one goroutine per
+// request (a libp2p stream), whose answer goes back to Run's loop.
+type p2pRuntime struct {
+	ctx     context.Context
+	h       host.Host
+	wg      *sync.WaitGroup
+	answers chan<- p2pAnswer
+}
+
+var _ Runtime = p2pRuntime{}
+
+// Send implements Runtime: a pull or a snapshot chunk waits at most a
+// minute for its answer, a notification 2 s.
+func (rt p2pRuntime) Send(id uint64, p peer.ID, proto string, req []byte, maxResp int) {
+	timeout := time.Minute
+	if proto == pull.NotifyID {
+		timeout = 2 * time.Second
+	}
+	rt.wg.Add(1)
+	go func() {
+		defer rt.wg.Done()
+		ctx, cancel := context.WithTimeout(rt.ctx, timeout)
+		defer cancel()
+		resp, err := transport.Request(ctx, rt.h, p, protocol.ID(proto), req, maxResp)
+		select {
+		case rt.answers <- p2pAnswer{id, resp, err}:
+		case <-rt.ctx.Done():
+		}
+	}()
+}
+
+// Dial implements Runtime.
+func (rt p2pRuntime) Dial(p peer.ID) {
+	rt.wg.Add(1)
+	go func() {
+		defer rt.wg.Done()
+		ctx, cancel := context.WithTimeout(rt.ctx, 2*time.Second)
+		defer cancel()
+		rt.h.Connect(ctx, peer.AddrInfo{ID: p})
+	}()
+}
+
+// metaChanger is a meta.Store that tells of its changes.
+type metaChanger interface {
+	// Changed returns a channel closed when the next log entry is applied.
+	Changed() <-chan struct{}
+}
+
+// Run serves r's protocols on h and replicates until ctx ends, with the
+// Driver over libp2p: it ticks every Interval (anti-entropy, dialling,
+// purges, truncation), tells the driver of notifications from peers, of
+// changes that became durable here, of metadata changes and of answers. One loop goroutine
+// owns the driver; each request runs in a goroutine of its own, so a slow
+// or silent peer holds up only its own pull.
 func (r *Replicator) Run(ctx context.Context, h host.Host) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
 	wake := make(chan peer.ID, 64)
 	notified := func(p peer.ID) {
 		select {
@@ -46,75 +106,38 @@ func (r *Replicator) Run(ctx context.Context, h host.Host) {
 		})
 		defer h.RemoveStreamHandler(protocol.ID(proto))
 	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	var mu sync.Mutex
-	inflight := map[peer.ID]bool{}
-	pull := func(p peer.ID) {
-		mu.Lock()
-		defer mu.Unlock()
-		if inflight[p] {
-			return
-		}
-		inflight[p] = true
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			pctx, cancel := context.WithTimeout(ctx, time.Minute)
-			defer cancel()
-			if _, err := r.Pull(pctx, p); err != nil {
-				r.cfg.Logger.Debug("sync: pull", "peer", p, "err", err)
-			}
-			mu.Lock()
-			delete(inflight, p)
-			mu.Unlock()
-		}()
-	}
+	answers := make(chan p2pAnswer, 64)
+	d := NewDriver(ctx, r, p2pRuntime{ctx: ctx, h: h, wg: &wg, answers: answers})
 	changed := make(chan []string, 1)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		r.watchChanges(ctx, changed)
 	}()
+	// Metadata that tells of its changes (control.Control does) is
+	// stepped at once; any other at the next tick.
+	var metaChanged <-chan struct{}
+	mc, _ := r.cfg.Meta.(metaChanger)
+	if mc != nil {
+		metaChanged = mc.Changed()
+	}
 	tick := time.NewTicker(r.cfg.Interval)
 	defer tick.Stop()
-	lastTruncate := r.cfg.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-metaChanged:
+			metaChanged = mc.Changed()
+			d.MetaChanged(ctx)
+		case a := <-answers:
+			d.Answer(ctx, a.id, a.resp, a.err)
 		case p := <-wake:
-			pull(p)
+			d.Notified(ctx, p)
 		case ds := <-changed:
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				r.Notify(ctx, ds)
-			}()
+			d.Changed(ctx, ds)
 		case <-tick.C:
-			for _, p := range r.Sources() {
-				pull(p)
-			}
-			for _, p := range r.Members() {
-				if !r.cfg.Network.Connected(p) {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-						defer cancel()
-						h.Connect(cctx, peer.AddrInfo{ID: p})
-					}()
-				}
-			}
-			if _, err := r.Purge(ctx); err != nil {
-				r.cfg.Logger.Warn("purge datasets no longer readable", "err", err)
-			}
-			if r.cfg.Now().Sub(lastTruncate) >= min(time.Minute, max(r.cfg.Retention/4, r.cfg.Interval)) {
-				lastTruncate = r.cfg.Now()
-				if _, err := r.Truncate(ctx); err != nil {
-					r.cfg.Logger.Warn("truncate op history", "err", err)
-				}
-			}
+			d.Tick(ctx)
 		}
 	}
 }

@@ -16,10 +16,17 @@ import (
 // stays. It returns the datasets purged. A pull validated against the old
 // metadata may still apply after a purge; the next purge removes it.
 func (r *Replicator) Purge(ctx context.Context) ([]string, error) {
+	out, _, err := r.purge(ctx)
+	return out, err
+}
+
+// purge is Purge; deferred reports whether a former owner kept a dataset
+// for its new owner to pull, so that the purge is to run again.
+func (r *Replicator) purge(ctx context.Context) (out []string, deferred bool, err error) {
 	v := r.cfg.Meta.View()
 	heads, err := r.cfg.Store.Heads("")
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	held := map[string]bool{}
 	for st := range heads {
@@ -30,9 +37,8 @@ func (r *Replicator) Purge(ctx context.Context) ([]string, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	var out []string
 	for _, name := range slices.Sorted(maps.Keys(held)) {
 		ds := v.Dataset(name)
 		if ds == nil || ds.CanRead(r.cfg.Self) {
@@ -41,11 +47,12 @@ func (r *Replicator) Purge(ctx context.Context) ([]string, error) {
 		if r.ownOpsUnacked(ds.Owner, heads, name) {
 			// A former owner keeps its own ops, which still apply, until the
 			// new owner has them.
+			deferred = true
 			continue
 		}
 		n, err := r.cfg.Store.DropDataset(ctx, ds.EntityType, ds.KeyPrefix, name)
 		if err != nil {
-			return out, err
+			return out, deferred, err
 		}
 		err = r.cfg.Store.Update(ctx, func(tx *storage.Txn) error {
 			tx.DeleteLocalRange("sig/"+name+"\x00", "sig/"+name+"\x01") // every stream's signatures
@@ -53,12 +60,12 @@ func (r *Replicator) Purge(ctx context.Context) ([]string, error) {
 			return nil
 		})
 		if err != nil {
-			return out, err
+			return out, deferred, err
 		}
 		r.cfg.Logger.Info("purged a dataset this node may no longer read", "dataset", name, "entities", n)
 		out = append(out, name)
 	}
-	return out, nil
+	return out, deferred, nil
 }
 
 // ownOpsUnacked reports whether member owner has not yet acknowledged every

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -25,16 +26,28 @@ import (
 	"github.com/lienthong/lienthong/transport/snapshot"
 )
 
-// Network carries a replicator's requests to its peers. P2P implements it
+// Network is a replicator's view of its links to peers. P2P implements it
 // over libp2p; the simulator implements it in memory.
 type Network interface {
+	// Connected reports whether a link to p is up now. Safe for concurrent
+	// use; never blocks.
+	Connected(p peer.ID) bool
+}
+
+// Requester is a Network that can also make a request and wait for its
+// answer: what the blocking calls (Pull, Recover, Compare) need. The
+// driver does not: its Runtime sends and delivers answers as events.
+type Requester interface {
+	Network
 	// Request sends req to peer p on protocol proto and returns p's answer,
 	// at most maxResp bytes. It blocks until the answer, an error or the
 	// end of ctx. Safe for concurrent use.
 	Request(ctx context.Context, p peer.ID, proto string, req []byte, maxResp int) ([]byte, error)
-	// Connected reports whether a link to p is up now.
-	Connected(p peer.ID) bool
 }
+
+// ErrNoRequester is returned by the blocking calls over a Network that
+// cannot wait for an answer.
+var ErrNoRequester = errors.New("replica: the network makes no blocking requests")
 
 // Config configures a Replicator. Zero values mean the defaults given.
 type Config struct {
@@ -74,9 +87,10 @@ type Config struct {
 	Logger     *slog.Logger
 }
 
-// Replicator serves and pulls op streams. It holds no goroutines and no
-// timers: a driver (Run over libp2p, or the simulator) calls Handle for
-// requests from peers and Pull, Notify and Truncate when it sees fit. Its
+// Replicator serves, verifies and applies op streams: the store side of
+// replication. It holds no goroutines and no timers and decides nothing
+// about when: a Driver runs the engine's schedule over it (Run over
+// libp2p, or the simulator), and routes requests from peers to Handle. Its
 // methods are safe for concurrent use.
 type Replicator struct {
 	cfg   Config
@@ -87,7 +101,6 @@ type Replicator struct {
 		quarantine map[quarantineKey]quarantined
 		lastSync   map[peer.ID]time.Time
 		acked      map[string]ack // by member name: what it had at its last pull
-		round      int            // anti-entropy rounds, to rotate relays
 	}
 }
 
@@ -226,8 +239,12 @@ func (r *Replicator) Handle(ctx context.Context, from peer.ID, proto string, req
 
 // request sends a request through the network and counts its bytes.
 func (r *Replicator) request(ctx context.Context, p peer.ID, proto string, req []byte, max int) ([]byte, error) {
+	rq, ok := r.cfg.Network.(Requester)
+	if !ok {
+		return nil, ErrNoRequester
+	}
 	r.countBytes(proto, "sent", len(req))
-	resp, err := r.cfg.Network.Request(ctx, p, proto, req, max)
+	resp, err := rq.Request(ctx, p, proto, req, max)
 	r.countBytes(proto, "received", len(resp))
 	return resp, err
 }
@@ -252,79 +269,6 @@ func memberOf(v *meta.View, id peer.ID) *meta.Member { return v.MemberByPeerID(i
 
 // readersOf returns every member that may read ds: its owner and readers.
 func readersOf(ds *dict.Dataset) []string { return append([]string{ds.Owner}, ds.Readers...) }
-
-// Sources returns the connected members to pull from in an anti-entropy
-// round: for each dataset this node reads, its owner if connected, else one
-// of the connected members that may hold it (past owners, readers), taken
-// in turn round after round so that no one relay is relied on for ever.
-func (r *Replicator) Sources() []peer.ID {
-	v := r.cfg.Meta.View()
-	r.mu.Lock()
-	r.mu.round++
-	round := r.mu.round
-	r.mu.Unlock()
-	ids := map[string]peer.ID{}
-	for _, m := range v.Members() {
-		if id, err := peer.Decode(m.PeerID); err == nil && m.Name != r.cfg.Self && r.cfg.Network.Connected(id) {
-			ids[m.Name] = id
-		}
-	}
-	chosen := map[string]bool{}
-	for _, ds := range v.Datasets() {
-		if !ds.CanRead(r.cfg.Self) || ds.Owner == r.cfg.Self && len(ds.PastOwners) == 0 {
-			continue // the owner of a dataset no one else wrote has all of it
-		}
-		if _, ok := ids[ds.Owner]; ok && ds.Owner != r.cfg.Self {
-			chosen[ds.Owner] = true
-			continue
-		}
-		var cands []string
-		for _, name := range append(readersOf(ds), ds.PastOwners...) {
-			if _, ok := ids[name]; ok && !slices.Contains(cands, name) {
-				cands = append(cands, name)
-			}
-		}
-		if len(cands) > 0 {
-			slices.Sort(cands)
-			chosen[cands[round%len(cands)]] = true
-		}
-	}
-	var out []peer.ID
-	for _, name := range slices.Sorted(maps.Keys(chosen)) {
-		out = append(out, ids[name])
-	}
-	return out
-}
-
-// NotifyTargets returns the connected members that may read one of the
-// datasets named, to be told to pull.
-func (r *Replicator) NotifyTargets(datasets []string) []peer.ID {
-	v := r.cfg.Meta.View()
-	var out []peer.ID
-	for _, m := range v.Members() {
-		if m.Name == r.cfg.Self || !slices.ContainsFunc(datasets, func(d string) bool {
-			ds := v.Dataset(d)
-			return ds != nil && ds.CanRead(m.Name)
-		}) {
-			continue
-		}
-		if id, err := peer.Decode(m.PeerID); err == nil && r.cfg.Network.Connected(id) {
-			out = append(out, id)
-		}
-	}
-	return out
-}
-
-// Members returns every other member's peer ID, connected or not.
-func (r *Replicator) Members() []peer.ID {
-	var out []peer.ID
-	for _, m := range r.cfg.Meta.View().Members() {
-		if id, err := peer.Decode(m.PeerID); err == nil && m.Name != r.cfg.Self {
-			out = append(out, id)
-		}
-	}
-	return out
-}
 
 // ChangedDatasets returns the datasets of the durable changes after change
 // feed position since, sorted, and the position it read up to.
@@ -363,23 +307,6 @@ func (r *Replicator) NotifyMessage(datasets []string) []byte {
 		return []byte("[]") // too many streams to list: "pull anyway"
 	}
 	return b
-}
-
-// Notify tells the readers of the datasets named that this node holds new
-// ops of them. It returns when every peer answered or failed.
-func (r *Replicator) Notify(ctx context.Context, datasets []string) {
-	msg := r.NotifyMessage(datasets)
-	var wg sync.WaitGroup
-	for _, p := range r.NotifyTargets(datasets) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			defer cancel()
-			r.request(ctx, p, pull.NotifyID, msg, pull.MaxNotifyBytes)
-		}()
-	}
-	wg.Wait()
 }
 
 // behind reports whether a notification names a stream, of a dataset this

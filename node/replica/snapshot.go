@@ -11,6 +11,7 @@ import (
 
 	"github.com/lienthong/lienthong/crdt"
 	"github.com/lienthong/lienthong/node/data"
+	"github.com/lienthong/lienthong/node/meta"
 	"github.com/lienthong/lienthong/storage"
 	"github.com/lienthong/lienthong/transport/pull"
 	"github.com/lienthong/lienthong/transport/snapshot"
@@ -163,100 +164,161 @@ func (r *Replicator) resumeSnapshots(ctx context.Context, p peer.ID) error {
 // fetchSnapshot fetches dataset's snapshot from p, chunk by chunk,
 // resuming the transfer recorded for it if p is its source.
 func (r *Replicator) fetchSnapshot(ctx context.Context, p peer.ID, dataset string) error {
-	v := r.cfg.Meta.View()
-	src := memberOf(v, p)
-	if src == nil {
-		return fmt.Errorf("snapshot of %s: %s is not a member", dataset, p)
-	}
-	var pr *progress
-	if b, err := r.cfg.Store.GetLocal(progressKey(dataset)); err == nil {
-		var old progress
-		if json.Unmarshal(b, &old) == nil && old.Source == src.Name {
-			pr = &old
-			r.stats.snapshots.WithLabelValues("resumed").Inc()
-			r.cfg.Logger.Info("snapshot: resuming", "dataset", dataset, "peer", src.Name, "after", old.After, "chunks", old.Chunks)
+	for first := true; ; first = false {
+		q, err := r.snapshotRequest(p, dataset, first)
+		if err != nil {
+			return err
 		}
-	} else if !errors.Is(err, storage.ErrNotFound) {
-		return err
+		b, _ := json.Marshal(q)
+		resp, err := r.request(ctx, p, snapshot.ID, b, snapshot.MaxResponseBytes)
+		if err != nil {
+			return fmt.Errorf("snapshot of %s from %s: %w", dataset, p, err)
+		}
+		more, err := r.applySnapshotChunk(ctx, p, q, resp)
+		if err != nil || !more {
+			return err
+		}
 	}
-	if pr == nil {
+}
+
+// transfer returns the member p and the unfinished transfer of dataset's
+// snapshot from it (nil if none).
+func (r *Replicator) transfer(p peer.ID, dataset string) (*meta.Member, *progress, error) {
+	src := memberOf(r.cfg.Meta.View(), p)
+	if src == nil {
+		return nil, nil, fmt.Errorf("snapshot of %s: %s is not a member", dataset, p)
+	}
+	b, err := r.cfg.Store.GetLocal(progressKey(dataset))
+	if errors.Is(err, storage.ErrNotFound) {
+		return src, nil, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var pr progress
+	if json.Unmarshal(b, &pr) != nil || pr.Source != src.Name {
+		return src, nil, nil
+	}
+	return src, &pr, nil
+}
+
+// snapshotRequest returns the request of the next chunk of dataset's
+// snapshot from p: after the transfer recorded if p is its source, else
+// the first of a new one. first marks the first request of a fetch, which
+// is counted and logged.
+func (r *Replicator) snapshotRequest(p peer.ID, dataset string, first bool) (snapshot.Request, error) {
+	src, pr, err := r.transfer(p, dataset)
+	if err != nil {
+		return snapshot.Request{}, err
+	}
+	switch {
+	case first && pr != nil:
+		r.stats.snapshots.WithLabelValues("resumed").Inc()
+		r.cfg.Logger.Info("snapshot: resuming", "dataset", dataset, "peer", src.Name, "after", pr.After, "chunks", pr.Chunks)
+	case first:
 		r.stats.snapshots.WithLabelValues("started").Inc()
 		r.cfg.Logger.Info("snapshot: fetching; the peer no longer holds the ops this node lacks", "dataset", dataset, "peer", src.Name)
 	}
+	return snapshot.Request{Dataset: dataset, After: afterOf(pr), Heads: pr == nil}, nil
+}
+
+// errTransferMoved is returned for a chunk that answers a request made
+// before the transfer it continues changed.
+var errTransferMoved = errors.New("replica: the snapshot transfer changed since the chunk was asked for")
+
+// applySnapshotChunk verifies and applies p's answer resp to the chunk
+// request q; it reports whether more chunks follow.
+func (r *Replicator) applySnapshotChunk(ctx context.Context, p peer.ID, q snapshot.Request, resp []byte) (bool, error) {
+	dataset := q.Dataset
+	src, pr, err := r.transfer(p, dataset)
+	if err != nil {
+		return false, err
+	}
+	if q.Heads {
+		pr = nil // a new transfer, whatever another source left
+	} else if pr == nil || pr.After != q.After {
+		return false, fmt.Errorf("snapshot of %s from %s: %w", dataset, src.Name, errTransferMoved)
+	}
 	st := storage.Stream{Dataset: dataset}
-	for {
-		q, _ := json.Marshal(snapshot.Request{Dataset: dataset, After: afterOf(pr), Heads: pr == nil})
-		resp, err := r.request(ctx, p, snapshot.ID, q, snapshot.MaxResponseBytes)
+	c, decoded, err := snapshot.Decode(resp)
+	if err != nil {
+		return false, r.reject(p, st, "malformed", err)
+	}
+	r.stats.bytes.WithLabelValues("snapshot", "received_decoded").Add(float64(decoded))
+	if c.Error != "" {
+		return false, fmt.Errorf("snapshot of %s from %s refused: %s", dataset, src.Name, c.Error)
+	}
+	if pr == nil {
+		if err := r.checkHeads(p, dataset, c.Heads); err != nil {
+			return false, err
+		}
+		pr = &progress{Source: src.Name, Heads: c.Heads}
+	}
+	states := make([]data.KeyState, 0, len(c.Entries))
+	for _, e := range c.Entries {
+		if e.Key <= pr.After && pr.After != "" || len(states) > 0 && e.Key <= states[len(states)-1].Key {
+			return false, r.reject(p, st, "malformed", fmt.Errorf("snapshot keys out of order at %q", e.Key))
+		}
+		s, err := crdt.DecodeState(e.State)
 		if err != nil {
-			return fmt.Errorf("snapshot of %s from %s: %w", dataset, src.Name, err)
+			return false, r.reject(p, st, "malformed", fmt.Errorf("state of %q: %w", e.Key, err))
 		}
-		c, decoded, err := snapshot.Decode(resp)
-		if err != nil {
-			return r.reject(p, st, "malformed", err)
+		states = append(states, data.KeyState{Key: e.Key, State: s})
+	}
+	next := *pr
+	next.Chunks++
+	if len(states) > 0 {
+		next.After = states[len(states)-1].Key
+	}
+	err = r.cfg.Engine.ApplyStates(ctx, dataset, src.Name, states, func(tx *storage.Txn) error {
+		if c.More {
+			b, _ := json.Marshal(next)
+			tx.PutLocal(progressKey(dataset), b)
+			return nil
 		}
-		r.stats.bytes.WithLabelValues("snapshot", "received_decoded").Add(float64(decoded))
-		if c.Error != "" {
-			return fmt.Errorf("snapshot of %s from %s refused: %s", dataset, src.Name, c.Error)
-		}
-		if pr == nil {
-			if err := r.checkHeads(p, dataset, c.Heads); err != nil {
+		tx.PutLocal(progressKey(dataset), nil)
+		for _, h := range next.Heads {
+			if h.Origin == r.cfg.Self {
+				continue // a node never takes its own stream from another
+			}
+			ok, err := tx.Install(dataset, h.Origin, storage.Head{Seq: h.Seq, Hash: h.Hash,
+				Time: crdt.Timestamp{WallMillis: h.WallMillis, Logical: h.Logical}})
+			if err != nil {
 				return err
 			}
-			pr = &progress{Source: src.Name, Heads: c.Heads}
-		}
-		states := make([]data.KeyState, 0, len(c.Entries))
-		for _, e := range c.Entries {
-			if e.Key <= pr.After && pr.After != "" || len(states) > 0 && e.Key <= states[len(states)-1].Key {
-				return r.reject(p, st, "malformed", fmt.Errorf("snapshot keys out of order at %q", e.Key))
+			if ok {
+				tx.PutLocal(sigKey(storage.Stream{Dataset: dataset, Origin: h.Origin}, h.Seq), h.Sig)
 			}
-			s, err := crdt.DecodeState(e.State)
-			if err != nil {
-				return r.reject(p, st, "malformed", fmt.Errorf("state of %q: %w", e.Key, err))
-			}
-			states = append(states, data.KeyState{Key: e.Key, State: s})
 		}
-		next := *pr
-		next.Chunks++
-		if len(states) > 0 {
-			next.After = states[len(states)-1].Key
+		return nil
+	})
+	if err != nil {
+		var re *data.RemoteError
+		if errors.As(err, &re) {
+			return false, r.reject(p, st, re.Reason, err)
 		}
-		err = r.cfg.Engine.ApplyStates(ctx, dataset, src.Name, states, func(tx *storage.Txn) error {
-			if c.More {
-				b, _ := json.Marshal(next)
-				tx.PutLocal(progressKey(dataset), b)
-				return nil
-			}
-			tx.PutLocal(progressKey(dataset), nil)
-			for _, h := range next.Heads {
-				if h.Origin == r.cfg.Self {
-					continue // a node never takes its own stream from another
-				}
-				ok, err := tx.Install(dataset, h.Origin, storage.Head{Seq: h.Seq, Hash: h.Hash,
-					Time: crdt.Timestamp{WallMillis: h.WallMillis, Logical: h.Logical}})
-				if err != nil {
-					return err
-				}
-				if ok {
-					tx.PutLocal(sigKey(storage.Stream{Dataset: dataset, Origin: h.Origin}, h.Seq), h.Sig)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			var re *data.RemoteError
-			if errors.As(err, &re) {
-				return r.reject(p, st, re.Reason, err)
-			}
-			return err
-		}
-		r.stats.chunks.WithLabelValues("received").Inc()
-		*pr = next
-		if !c.More {
-			r.stats.snapshots.WithLabelValues("installed").Inc()
-			r.cfg.Logger.Info("snapshot: installed", "dataset", dataset, "peer", src.Name, "chunks", pr.Chunks)
-			return nil
-		}
+		return false, err
 	}
+	r.stats.chunks.WithLabelValues("received").Inc()
+	if !c.More {
+		r.stats.snapshots.WithLabelValues("installed").Inc()
+		r.cfg.Logger.Info("snapshot: installed", "dataset", dataset, "peer", src.Name, "chunks", next.Chunks)
+	}
+	return c.More, nil
+}
+
+// pendingSnapshots returns the unfinished snapshot transfers, by source
+// member.
+func (r *Replicator) pendingSnapshots() (map[string][]string, error) {
+	out := map[string][]string{}
+	err := r.cfg.Store.ScanLocal(progressPrefix, func(name string, b []byte) error {
+		var pr progress
+		if json.Unmarshal(b, &pr) == nil && pr.Source != "" {
+			out[pr.Source] = append(out[pr.Source], strings.TrimPrefix(name, progressPrefix))
+		}
+		return nil
+	})
+	return out, err
 }
 
 func afterOf(pr *progress) string {

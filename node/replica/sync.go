@@ -186,6 +186,20 @@ func (r *Replicator) Pull(ctx context.Context, p peer.ID) (int, error) {
 // returns the number of ops applied and the streams p no longer holds far
 // enough back.
 func (r *Replicator) PullOnce(ctx context.Context, p peer.ID) (int, []pull.Truncated, error) {
+	req, err := r.pullRequest()
+	if err != nil || req == nil {
+		return 0, nil, err
+	}
+	resp, err := r.request(ctx, p, pull.ID, req, pull.MaxResponseBytes)
+	if err != nil {
+		return 0, nil, err
+	}
+	return r.ApplyResponse(ctx, p, resp)
+}
+
+// pullRequest returns a sync request: the datasets this node may read and
+// its version vector; nil if it may read none.
+func (r *Replicator) pullRequest() ([]byte, error) {
 	v := r.cfg.Meta.View()
 	var q pull.Request
 	for _, ds := range v.Datasets() {
@@ -194,21 +208,16 @@ func (r *Replicator) PullOnce(ctx context.Context, p peer.ID) (int, []pull.Trunc
 		}
 	}
 	if len(q.Datasets) == 0 {
-		return 0, nil, nil
+		return nil, nil
 	}
 	heads, err := r.cfg.Store.Heads("")
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
 	for _, st := range sortedStreams(heads) {
 		q.Have = append(q.Have, pull.Have{Dataset: st.Dataset, Origin: st.Origin, Seq: heads[st].Seq})
 	}
-	req, _ := json.Marshal(q)
-	resp, err := r.request(ctx, p, pull.ID, req, pull.MaxResponseBytes)
-	if err != nil {
-		return 0, nil, err
-	}
-	return r.ApplyResponse(ctx, p, resp)
+	return json.Marshal(q)
 }
 
 // ApplyResponse verifies and applies a sync answer from p (however late or
