@@ -115,7 +115,7 @@ func startFederation(cfg Config, opts Options, key crypto.PrivKey, id peer.ID, s
 	f.host = h
 	var snaps raft.SnapshotStore
 	if opts.FS == nil {
-		snaps, err = raft.NewFileSnapshotStoreWithLogger(filepath.Join(cfg.Dir, "raft"), 2,
+		snaps, err = raft.NewFileSnapshotStoreWithLogger(filepath.Join(cfg.Dir, raftDir), 2,
 			control.HCLogger(opts.Logger, "raft-snapshots"))
 		if err != nil {
 			h.Close()
