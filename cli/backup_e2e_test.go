@@ -69,7 +69,8 @@ func TestBackupRestoreOwner(t *testing.T) {
 	waitAcked(100, "before the backup")
 
 	own := c.node("own")
-	bk := filepath.Join(t.TempDir(), "own-backup")
+	keep := t.TempDir() // outlives the subtests
+	bk := filepath.Join(keep, "own-backup")
 	// Refused: a destination inside the node directory.
 	if r := run(t, nil, "backup", "create", filepath.Join(own.dir, "bk"), "--dir", own.dir); r.code == 0 || !strings.Contains(r.stderr, "inside the node directory") {
 		t.Fatalf("backup create into the node directory: exit %d %s%s", r.code, r.stdout, r.stderr)
@@ -154,7 +155,7 @@ func TestBackupRestoreOwner(t *testing.T) {
 	t.Run("RestoredOwnerRecovers", func(t *testing.T) {
 		c.t = t
 		c.kill("own")
-		restored := filepath.Join(t.TempDir(), "own-restored")
+		restored := filepath.Join(keep, "own-restored")
 		mustRun(t, nil, "backup", "restore", bk, "--dir", restored)
 		own.dir = restored // the old directory is gone for good
 		c.start("own")
@@ -194,5 +195,50 @@ func TestBackupRestoreOwner(t *testing.T) {
 		}
 		c.noQuarantine(t)
 		t.Logf("restored owner recovered %d ops from its reader: head %d, %d acknowledged writes all there", head-backedUp, head, len(acked))
+	})
+
+	// No backup, but the node's identity.key, lienthong.yaml and admin.token
+	// were kept elsewhere: a new directory with only those, started with
+	// --join, gets the metadata, holds its writes, gets its own stream back
+	// from its reader and continues it.
+	t.Run("RebuiltOwnerRecovers", func(t *testing.T) {
+		c.t = t
+		head := streamHead(t, c, "rd", ds, "own")
+		c.kill("own")
+		rebuilt := filepath.Join(keep, "own-rebuilt")
+		os.MkdirAll(rebuilt, 0o700)
+		for _, f := range []string{"lienthong.yaml", "identity.key", "admin.token"} {
+			b, err := os.ReadFile(filepath.Join(own.dir, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(filepath.Join(rebuilt, f), b, 0o600)
+		}
+		own.dir = rebuilt
+		c.start("own", "--join", c.node("s1").addr())
+		// Written at once: held until the node has its stream back.
+		key := "079099999998"
+		c.waitFor(60*time.Second, "a write acknowledged by the rebuilt owner", func() (bool, string) {
+			r, err := c.call("own", "PUT", "/v1/datasets/"+ds+"/entities/"+key,
+				map[string]any{"full_name": "rebuilt", "birth_date": "1990-01-02", "sex": "female", "birth_province": "79"})
+			if err != nil || r.status != http.StatusOK {
+				return false, fmt.Sprint(r, err)
+			}
+			return true, ""
+		})
+		acked[key] = "rebuilt"
+		if got := streamHead(t, c, "own", ds, "own"); got != head+1 {
+			t.Fatalf("rebuilt owner's head %d after one write, want %d (the reader had %d)", got, head+1, head)
+		}
+		c.waitFor(30*time.Second, "the reader at the rebuilt owner's new head", func() (bool, string) {
+			got := streamHead(t, c, "rd", ds, "own")
+			return got == head+1, fmt.Sprintf("rd at %d, want %d", got, head+1)
+		})
+		expect := map[string]bool{}
+		for k := range acked {
+			expect[k] = true
+		}
+		c.waitVerified(30*time.Second, map[string][]string{ds: {"own", "rd"}}, map[string]map[string]bool{ds: expect}, nil)
+		c.noQuarantine(t)
 	})
 }
