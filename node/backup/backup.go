@@ -203,12 +203,16 @@ func cleanup(dir string, created bool) error {
 }
 
 // copyTree copies the regular files below src into dst, skipping names
-// ending in ".tmp" (a snapshot being written); a missing src copies nothing.
+// ending in ".tmp" (a snapshot being written) and files removed while it
+// walks (an old snapshot reaped); a missing src copies nothing.
 func copyTree(src, dst string) error {
 	if _, err := os.Stat(src); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) && p != src {
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -226,7 +230,9 @@ func copyTree(src, dst string) error {
 		case d.IsDir():
 			return os.MkdirAll(filepath.Join(dst, rel), 0o700)
 		case d.Type().IsRegular():
-			return copyFile(p, filepath.Join(dst, rel))
+			if err := copyFile(p, filepath.Join(dst, rel)); !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
 		}
 		return nil
 	})
