@@ -25,6 +25,8 @@ const (
 	IdentityFile   = "identity.key"
 	AdminTokenFile = "admin.token"
 	DataDir        = "data"
+	// raftDir holds Raft's snapshots (its log is in the store).
+	raftDir = "raft"
 	// AddressesFile is written by a running node: see Addresses.
 	AddressesFile = "addresses.json"
 )

@@ -115,7 +115,7 @@ func startFederation(cfg Config, opts Options, key crypto.PrivKey, id peer.ID, s
 	f.host = h
 	var snaps raft.SnapshotStore
 	if opts.FS == nil {
-		snaps, err = raft.NewFileSnapshotStoreWithLogger(filepath.Join(cfg.Dir, "raft"), 2,
+		snaps, err = raft.NewFileSnapshotStoreWithLogger(filepath.Join(cfg.Dir, raftDir), 2,
 			control.HCLogger(opts.Logger, "raft-snapshots"))
 		if err != nil {
 			h.Close()
@@ -161,16 +161,40 @@ func (f *federation) startReplica(eng *data.Engine, st *storage.Store, key crypt
 	}
 	f.replica = replica.New(rc)
 	ctx, cancel := context.WithCancel(context.Background())
-	if f.ownsSharedDataset() {
-		// Before its first write, an owner gets back from its readers any
-		// of its own ops its store lacks (replica.Recover).
-		eng.HoldWrites("this node is checking its own streams against its readers before it writes (at most "+recoverWait(f.fast).String()+")", recoverWait(f.fast))
+	switch {
+	case f.control.View().Member(f.cfg.Name) == nil:
+		// No metadata yet (a new store joining, e.g. an owner rebuilt
+		// after its disk died, with its identity.key): whether it owns a
+		// dataset is known only once it has caught up with the metadata,
+		// and it must not write before it got back its own ops.
+		const reason = "this node is waiting for the federation's metadata before it writes"
+		eng.HoldWrites(reason, recoverWait(f.fast))
 		f.wg.Add(1)
 		go func() {
 			defer f.wg.Done()
 			defer eng.ReleaseWrites()
-			f.recoverOwn(ctx)
+			for {
+				changed := f.control.Changed()
+				// Admitted, and caught up with the leader: the view says
+				// every dataset this node owns, not a prefix of the log.
+				if f.control.View().Member(f.cfg.Name) != nil && f.control.Sync(ctx) == nil {
+					break
+				}
+				select {
+				case <-ctx.Done():
+					return
+				case <-changed:
+				case <-time.After(time.Second):
+				}
+				eng.HoldWrites(reason, recoverWait(f.fast))
+			}
+			if f.ownsSharedDataset() {
+				holdForRecovery(eng, f.fast)
+				f.recoverOwn(ctx)
+			}
 		}()
+	case f.ownsSharedDataset():
+		f.holdAndRecover(ctx, eng) // held before any write
 	}
 	f.wg.Add(2)
 	go func() {
@@ -182,6 +206,23 @@ func (f *federation) startReplica(eng *data.Engine, st *storage.Store, key crypt
 		<-f.stop
 		cancel()
 	}()
+}
+
+// holdAndRecover holds the writes of an owner, then, in the background,
+// gets back from its readers any of its own ops its store lacks
+// (replica.Recover) and releases them.
+func (f *federation) holdAndRecover(ctx context.Context, eng *data.Engine) {
+	holdForRecovery(eng, f.fast)
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		defer eng.ReleaseWrites()
+		f.recoverOwn(ctx)
+	}()
+}
+
+func holdForRecovery(eng *data.Engine, fast bool) {
+	eng.HoldWrites("this node is checking its own streams against its readers before it writes (at most "+recoverWait(fast).String()+")", recoverWait(fast))
 }
 
 // recoverWait bounds how long an owner holds its writes at start waiting to

@@ -151,6 +151,7 @@ func New(cfg Config, opts Options) (*Node, error) {
 		Engine: n.engine, Meta: n.meta, Tokens: tokens,
 		MaxBodyBytes: cfg.API.MaxBodyBytes, WriteTimeout: cfg.API.WriteTimeout, Health: st.Err, Ready: func() (bool, any) { r := n.Ready(); return r.Ready, r }, Status: func() any { return n.Status() }, MetaStatus: func() any { return n.MetaStatus() },
 		Verify:   func(ctx context.Context, peer, dataset string) (any, error) { return n.Verify(ctx, peer, dataset) },
+		Backup:   func(ctx context.Context, dir string) (any, error) { return n.Backup(ctx, dir) },
 		Registry: n.registry, Logger: opts.Logger,
 	})
 	return n, nil

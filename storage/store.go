@@ -74,6 +74,7 @@ type reads struct {
 type Store struct {
 	reads
 	db        *pebble.DB
+	fs        vfs.FS // the file system of the store and its checkpoints
 	cache     *pebble.Cache
 	logger    *slog.Logger
 	committed *committed // written by the sync stage only
@@ -164,6 +165,7 @@ func Open(opts Options) (*Store, error) {
 	}
 	s := &Store{
 		reads:    reads{al: &alarm{dir: opts.Dir}},
+		fs:       opts.FS,
 		logger:   opts.Logger,
 		reqs:     make(chan *request, opts.MaxGroupWrites),
 		syncs:    make(chan *group),

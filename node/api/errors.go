@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/lienthong/lienthong/node/backup"
 	"github.com/lienthong/lienthong/node/control"
 	"github.com/lienthong/lienthong/node/data"
 	"github.com/lienthong/lienthong/node/dict"
@@ -75,7 +76,7 @@ func classify(err error) (int, ErrorDetail) {
 	case errors.Is(err, meta.ErrForbidden):
 		d.Code = "forbidden"
 		return http.StatusForbidden, d
-	case de != nil, errors.Is(err, data.ErrInvalid), errors.Is(err, meta.ErrInvalid), errors.Is(err, dict.ErrInvalid):
+	case de != nil, errors.Is(err, data.ErrInvalid), errors.Is(err, meta.ErrInvalid), errors.Is(err, dict.ErrInvalid), errors.Is(err, backup.ErrInvalid):
 		d.Code = "invalid"
 		return http.StatusBadRequest, d
 	case errors.Is(err, ErrTokenUnknown):

@@ -180,3 +180,25 @@ func (s *server) verify(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": res})
 }
+
+// backup writes a backup of the node into the directory the request names,
+// on the node's own machine, and answers its manifest.
+func (s *server) backup(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Dir string `json:"dir"`
+	}
+	if err := decodeBody(r, &req, true); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if req.Dir == "" || s.cfg.Backup == nil {
+		s.fail(w, r, badRequest("give {\"dir\": \"/absolute/path\"}: a new or empty directory on the node's machine, outside its node directory"))
+		return
+	}
+	m, err := s.cfg.Backup(r.Context(), req.Dir)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, m)
+}

@@ -43,6 +43,9 @@ type Config struct {
 	// Verify compares dataset digests with peers (GET /v1/verify); nil
 	// answers 400 (a single node has nothing to compare).
 	Verify func(ctx context.Context, peer, dataset string) (any, error)
+	// Backup writes a backup of the node into dir on its machine
+	// (POST /v1/backup) and returns its manifest; nil answers 400.
+	Backup func(ctx context.Context, dir string) (any, error)
 	// Registry receives the API's metrics and is served on /metrics; nil
 	// means a new registry.
 	Registry *prometheus.Registry
@@ -125,6 +128,7 @@ func newMux(cfg Config) (*http.ServeMux, []string) {
 	route("POST /v1/tokens", RoleAdmin, s.createToken)
 	route("DELETE /v1/tokens/{name}", RoleAdmin, s.revokeToken)
 	route("GET /v1/verify", RoleRead, s.verify)
+	route("POST /v1/backup", RoleAdmin, s.backup)
 	route("GET /v1/status", RoleRead, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusOK, cfg.Status()) })
 	route("GET /metrics", RoleMetrics, promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}).ServeHTTP)
 	route("GET /healthz", RoleNone, func(w http.ResponseWriter, r *http.Request) {
