@@ -300,9 +300,10 @@ func deadline(ctx context.Context) time.Time {
 // authenticated peer of the stream, whatever By the request carries; only a
 // seed passing on a proposal it took from another node names that node in
 // By (a seed may propose anything itself, so it cannot widen anyone's
-// authority). The state machine checks the proposer's authority when it
-// applies the command (meta.View.Authorize); here a peer that is not a
-// member at all is turned away before its proposal reaches the log.
+// authority). A peer that is not a member, or a member without the authority
+// for the command on this node's view (meta.View.Authorize), is turned away
+// before its proposal reaches the log; the state machine checks the
+// authority again when it applies the command, against the view there.
 func (c *Control) handlePropose(ctx context.Context, from peer.ID, req []byte) ([]byte, error) {
 	var cmd meta.Command
 	if err := json.Unmarshal(req, &cmd); err != nil {
@@ -323,6 +324,14 @@ func (c *Control) handlePropose(ctx context.Context, from peer.ID, req []byte) (
 			meta.ErrForbidden, proposer, v.Index)})
 	}
 	cmd.By = proposer.String()
+	// Judged here too, on this node's view, so that a member without the
+	// authority cannot fill the log with entries every replica refuses.
+	// The state machine judges again where the command applies.
+	if err := v.Authorize(cmd); err != nil {
+		countRefused(c.fsm.refused, cmd.Op)
+		c.cfg.Logger.Warn("metadata proposal refused", "op", cmd.Op, "by", proposer, "from", from, "err", err)
+		return json.Marshal(encodeError(err))
+	}
 	data, err := json.Marshal(cmd)
 	if err != nil {
 		return nil, err
