@@ -21,6 +21,7 @@ func runStart(ctx context.Context, io *IO, args []string) error {
 	bootstrap := fs.Bool("bootstrap", false, "create a new federation with this seed as its first member (once, on the first seed)")
 	join := fs.String("join", "", "comma-separated multiaddrs of seeds to join through, each ending in /p2p/PEER_ID")
 	fast := fs.Bool("fast-timers", false, "short Raft and gossip timings, for tests on one machine")
+	recoverSeeds := fs.String("recover-seeds", "", "comma-separated names of the surviving seeds, this one included, that make up the metadata Raft group from this start on: only after most seeds are lost for good, on each survivor once (docs/operations.md, Quorum loss)")
 	block := fs.String("block-peers", "", "comma-separated peer IDs to refuse even if admitted (a test hook that cuts links)")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
 		return helpRequested(fs, err)
@@ -42,6 +43,12 @@ func runStart(ctx context.Context, io *IO, args []string) error {
 	}
 	if *block != "" {
 		opts.BlockPeers = strings.Split(*block, ",")
+	}
+	if *recoverSeeds != "" {
+		if cfg.Role != "seed" {
+			return usagef("--recover-seeds is for a seed (this node is a %s)", cfg.Role)
+		}
+		opts.RecoverSeeds = strings.Split(*recoverSeeds, ",")
 	}
 	if *bootstrap && cfg.Role != "seed" {
 		return usagef("--bootstrap needs a seed node (lienthong init --seed)")

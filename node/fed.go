@@ -127,7 +127,7 @@ func startFederation(cfg Config, opts Options, key crypto.PrivKey, id peer.ID, s
 	}
 	rs := storage.NewRaftStore(st)
 	cc := control.Config{Self: f.self, Host: h, Logs: rs, Stable: rs, Snapshots: snaps, Store: st,
-		Bootstrap: opts.Bootstrap, Liveness: f.liveness, Progress: f.progress, Registerer: reg, Logger: opts.Logger}
+		Bootstrap: opts.Bootstrap, RecoverVoters: opts.RecoverSeeds, Liveness: f.liveness, Progress: f.progress, Registerer: reg, Logger: opts.Logger}
 	if opts.FastTimers {
 		cc.HeartbeatTimeout, cc.ElectionTimeout, cc.LeaderLeaseTimeout = 300*time.Millisecond, 300*time.Millisecond, 200*time.Millisecond
 		cc.CommitTimeout = 10 * time.Millisecond

@@ -49,6 +49,11 @@ type Options struct {
 	// one that never was runs as a single-node federation.
 	Bootstrap bool
 	Join      []string
+	// RecoverSeeds names the seeds, this one among them, that make up the
+	// metadata Raft group from this start on: after most seeds are lost for
+	// good (lienthong start --recover-seeds; docs/operations.md, "Quorum
+	// loss"). Control.Config.RecoverVoters says more.
+	RecoverSeeds []string
 	// FastTimers shortens Raft and gossip timings, for tests on loopback.
 	FastTimers bool
 	// BlockPeers are peer IDs refused even when admitted: a test hook that

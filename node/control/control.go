@@ -59,6 +59,13 @@ type Config struct {
 	// Bootstrap creates a new federation with Self as its only voter, if
 	// this node has no Raft state yet. Only the first seed does it, once.
 	Bootstrap bool
+	// RecoverVoters, if set, names the seeds (this one among them) that
+	// make up the Raft group from now on: the way out of a lost quorum, when
+	// most seeds are gone for good (the equivalent of Consul's peers.json).
+	// Before Raft starts, the configuration in this node's log is replaced
+	// by these voters (raft.RecoverCluster). Every surviving seed must be
+	// started once with the same list, the others stopped.
+	RecoverVoters []string
 	// ProposeTimeout bounds a proposal without its own deadline; zero means 5 s.
 	ProposeTimeout time.Duration
 	// Raft timings; zero means hashicorp/raft's defaults (1 s heartbeat and
@@ -164,6 +171,12 @@ func New(cfg Config) (*Control, error) {
 			}
 		}
 	}
+	if len(cfg.RecoverVoters) > 0 {
+		if err := c.recover(rc); err != nil {
+			c.trans.Close()
+			return nil, err
+		}
+	}
 	r, err := raft.NewRaft(rc, c.fsm, cfg.Logs, cfg.Stable, cfg.Snapshots, c.trans)
 	if err != nil {
 		c.trans.Close()
@@ -180,6 +193,34 @@ func New(cfg Config) (*Control, error) {
 	c.wg.Add(1)
 	go c.upkeep()
 	return c, nil
+}
+
+// recover replaces the Raft configuration by cfg.RecoverVoters, named in
+// this node's saved view of the metadata.
+func (c *Control) recover(rc *raft.Config) error {
+	v := c.fsm.view.Load()
+	conf := raft.Configuration{}
+	self := false
+	for _, name := range c.cfg.RecoverVoters {
+		m := v.Member(name)
+		if m == nil || m.Role != "seed" {
+			return fmt.Errorf("control: recover: %q is not a seed in this node's metadata (index %d); name the surviving seeds, this one included", name, v.Index)
+		}
+		self = self || m.PeerID == c.cfg.Self.PeerID
+		conf.Servers = append(conf.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(m.PeerID), Address: raft.ServerAddress(m.PeerID)})
+	}
+	if !self {
+		return fmt.Errorf("control: recover: the voters %v do not include this seed (%s)", c.cfg.RecoverVoters, c.cfg.Self.Name)
+	}
+	// RecoverCluster replays the log into a state machine of its own to
+	// snapshot it; this node's is loaded again by NewRaft.
+	scratch := newFSM(c.cfg.Logger, prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scratch"}, []string{"op"}))
+	if err := raft.RecoverCluster(rc, scratch, c.cfg.Logs, c.cfg.Stable, c.cfg.Snapshots, c.trans, conf); err != nil {
+		return fmt.Errorf("control: recover the Raft configuration: %w", err)
+	}
+	c.cfg.Logger.Warn("raft: configuration recovered: the seeds not named no longer vote; remove them from the member list (lienthong member remove) or admit replacements",
+		"voters", c.cfg.RecoverVoters, "meta_index", v.Index)
+	return nil
 }
 
 // Close stops Raft and the upkeep loop.
