@@ -123,3 +123,33 @@ func TestFedMemberAdminForbidden(t *testing.T) {
 		}
 	}
 }
+
+// TestRecoverSeedsRefusesBadLists: --recover-seeds names seeds of the
+// node's own metadata, itself among them; anything else stops the start
+// with a message saying what to name, and leaves the node as it was.
+func TestRecoverSeedsRefusesBadLists(t *testing.T) {
+	nodes := startFed(t, "s1", "hcm")
+	s1 := nodes["s1"]
+	cfg := s1.cfg
+	s1.Close()
+	for _, tc := range []struct {
+		seeds []string
+		want  string
+	}{
+		{[]string{"nobody"}, `"nobody" is not a seed`},
+		{[]string{"hcm"}, `"hcm" is not a seed`},
+	} {
+		if n, err := New(cfg, Options{RecoverSeeds: tc.seeds, FastTimers: true}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if n != nil {
+				n.Close()
+			}
+			t.Errorf("recover with %v: %v; want %q", tc.seeds, err, tc.want)
+		}
+	}
+	n, err := New(cfg, Options{FastTimers: true})
+	if err != nil {
+		t.Fatalf("a plain restart after the refused recoveries: %v", err)
+	}
+	defer n.Close()
+	waitFor(t, "s1 leads again", func() bool { return n.fed.control.IsLeader() })
+}
