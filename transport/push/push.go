@@ -179,10 +179,11 @@ type Source struct {
 }
 
 // Handle sets h's stream handler for ID to serve src. Each stream runs in
-// its own goroutine until the reader goes or an error resets it.
-func (src *Source) Handle(h host.Host) {
+// its own goroutine until the reader goes, an error resets it, or ctx ends
+// (then it is reset too). Remove it with h.RemoveStreamHandler(ID).
+func (src *Source) Handle(ctx context.Context, h host.Host) {
 	h.SetStreamHandler(ID, func(s network.Stream) {
-		if err := src.serve(s); err != nil {
+		if err := src.serve(ctx, s); err != nil {
 			_ = s.Reset()
 			if src.OnReset != nil {
 				src.OnReset(s.Conn().RemotePeer(), err)
@@ -193,9 +194,11 @@ func (src *Source) Handle(h host.Host) {
 	})
 }
 
-func (src *Source) serve(s network.Stream) error {
-	ctx, cancel := context.WithCancel(context.Background())
+func (src *Source) serve(ctx context.Context, s network.Stream) error {
+	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
+	defer stop()
 	from := s.Conn().RemotePeer()
 	_ = s.SetReadDeadline(time.Now().Add(10 * time.Second))
 	rd := bufio.NewReader(s)

@@ -79,7 +79,7 @@ func TestCreditWindow(t *testing.T) {
 			}
 		},
 	}
-	src.Handle(a)
+	src.Handle(t.Context(), a)
 	ctx := context.Background()
 	sub, err := Open(ctx, b, a.ID(), Subscribe{WindowBytes: window, Request: pull.Request{Datasets: []string{"d"}}})
 	if err != nil {
@@ -122,7 +122,7 @@ func TestResets(t *testing.T) {
 		},
 		OnReset: func(_ peer.ID, err error) { resets <- err },
 	}
-	src.Handle(a)
+	src.Handle(t.Context(), a)
 	ctx := context.Background()
 	t.Run("small window", func(t *testing.T) {
 		sub, err := Open(ctx, b, a.ID(), Subscribe{WindowBytes: 100})

@@ -164,6 +164,7 @@ type Engine struct {
 	held      map[string]bool
 	subs      map[string]bool // members subscribed to
 	subbers   map[string]bool // members subscribed to this node
+	cool      map[string]bool // members whose subscription ended this tick
 	tick      int
 	round     int
 	lastTrunc int
@@ -186,7 +187,7 @@ func New(cfg Config) *Engine {
 	}
 	return &Engine{cfg: cfg, conn: map[string]bool{}, pulls: map[string]*pull{}, pending: map[string]string{},
 		fails: map[string]int{}, skip: map[string]int{}, held: map[string]bool{},
-		subs: map[string]bool{}, subbers: map[string]bool{}, advanced: true}
+		subs: map[string]bool{}, subbers: map[string]bool{}, cool: map[string]bool{}, advanced: true}
 }
 
 // Tick advances time by one anti-entropy interval: it pulls from every
@@ -208,6 +209,7 @@ func (e *Engine) Tick() {
 		e.retry = false
 		e.rd.Purge = true
 	}
+	clear(e.cool)
 	if e.cfg.Push {
 		e.subscribe()
 	}
@@ -228,10 +230,16 @@ func (e *Engine) Step(m Message) {
 		e.datasets = slices.Clone(m.Datasets)
 		slices.SortFunc(e.datasets, func(a, b Dataset) int { return strings.Compare(a.Name, b.Name) })
 		e.rd.Purge = true
+		if e.cfg.Push {
+			e.subscribe()
+		}
 	case MsgConnected:
 		clear(e.conn)
 		for _, p := range m.Peers {
 			e.conn[p] = true
+		}
+		if e.cfg.Push {
+			e.subscribe()
 		}
 	case MsgChanged:
 		for _, d := range m.Names {
@@ -255,6 +263,7 @@ func (e *Engine) Step(m Message) {
 	case MsgUnsubscribed:
 		if e.subs[m.From] {
 			delete(e.subs, m.From)
+			e.cool[m.From] = true
 			e.startPull(m.From)
 		}
 	case MsgSubscribers:
@@ -317,9 +326,11 @@ func (e *Engine) sources() []string {
 }
 
 // subscribe opens a subscription to each member that is the stream source
-// of a dataset and closes the others. The stream source of a dataset is
-// its owner when connected, else the first connected holder by name: the
-// same one tick after tick, since a stream lives long.
+// of a dataset and closes the others, at each tick and as soon as the
+// metadata or the links change; one whose subscription ended waits for the
+// next tick. The stream source of a dataset is its owner when connected,
+// else the first connected holder by name: the same one tick after tick,
+// since a stream lives long.
 func (e *Engine) subscribe() {
 	want := map[string]bool{}
 	self := e.cfg.Self
@@ -348,7 +359,7 @@ func (e *Engine) subscribe() {
 		}
 	}
 	for _, m := range slices.Sorted(maps.Keys(want)) {
-		if !e.subs[m] {
+		if !e.subs[m] && !e.cool[m] {
 			e.subs[m] = true
 			e.rd.Subscribe = append(e.rd.Subscribe, m)
 		}
