@@ -74,7 +74,7 @@ type replRun struct {
 	ElapsedS     float64 `json:"elapsed_s"`
 	// Polls is how many times the reader's status was read.
 	Polls int `json:"polls"`
-	// WireBytes and DecodedBytes are the reader's sync response bytes,
+	// WireBytes and DecodedBytes are the reader's sync answer and pushed batch bytes,
 	// zstd on the wire and decoded (lienthong_replica_bytes_total); -1 when
 	// the metrics could not be read.
 	WireBytes    float64 `json:"wire_bytes"`
@@ -554,8 +554,11 @@ func benchReplicateOnce(ctx context.Context, dir string, recs []benchRecord) (ru
 	run.LagP50Ms, run.LagP99Ms, run.LagMaxMs = percentile(lags, 0.50), percentile(lags, 0.99), lags[len(lags)-1]
 	run.WireBytes, run.DecodedBytes = -1, -1
 	if m, err := scrapeMetrics(f.reader, f.readerToken); err == nil {
-		run.WireBytes = m[`lienthong_replica_bytes_total{direction="received",protocol="sync"}`]
-		run.DecodedBytes = m[`lienthong_replica_bytes_total{direction="received_decoded",protocol="sync"}`]
+		// Ops come pushed (streaming) and pulled (repair): both count.
+		run.WireBytes = m[`lienthong_replica_bytes_total{direction="received",protocol="sync"}`] +
+			m[`lienthong_replica_bytes_total{direction="received",protocol="push"}`]
+		run.DecodedBytes = m[`lienthong_replica_bytes_total{direction="received_decoded",protocol="sync"}`] +
+			m[`lienthong_replica_bytes_total{direction="received_decoded",protocol="push"}`]
 	}
 	return run, nil
 }

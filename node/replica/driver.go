@@ -12,6 +12,7 @@ import (
 	"github.com/lienthong/lienthong/node/meta"
 	"github.com/lienthong/lienthong/node/replica/engine"
 	"github.com/lienthong/lienthong/transport/pull"
+	"github.com/lienthong/lienthong/transport/push"
 	"github.com/lienthong/lienthong/transport/snapshot"
 )
 
@@ -25,6 +26,21 @@ type Runtime interface {
 	Send(id uint64, p peer.ID, proto string, req []byte, maxResp int)
 	// Dial starts connecting to p.
 	Dial(p peer.ID)
+}
+
+// Streamer is a Runtime that holds push subscriptions (streaming
+// replication, package transport/push); a driver over a Runtime that is
+// not one replicates by notifications and pulls only. Its methods never
+// block.
+type Streamer interface {
+	// Subscribe opens subscription id to p with sub. Each batch reaches
+	// the driver through Pushed, in order, and the end of the stream
+	// through Unsubscribed, with the same id.
+	Subscribe(id uint64, p peer.ID, sub push.Subscribe)
+	// Credit gives n bytes of window back to the source of subscription id.
+	Credit(id uint64, n uint64)
+	// Unsubscribe closes subscription id; Unsubscribed may still come.
+	Unsubscribe(id uint64)
 }
 
 // Driver runs the replication engine over a Replicator and a Runtime: it
@@ -43,7 +59,9 @@ type Driver struct {
 	ids     map[string]peer.ID // the peer ID of each member of view but this node
 	nextID  uint64
 	calls   map[uint64]call
-	applied int // ops applied from answers, in all
+	applied int               // ops applied from answers and pushed batches, in all
+	subs    map[string]uint64 // member -> id of its live subscription
+	subOf   map[uint64]string // the reverse of subs
 }
 
 // errNotMember fails a request to a member the metadata no longer names.
@@ -59,8 +77,10 @@ type call struct {
 // NewDriver returns a driver of r over rt. It steps the metadata and the
 // unfinished snapshot transfers of r's store into a new engine.
 func NewDriver(ctx context.Context, r *Replicator, rt Runtime) *Driver {
-	d := &Driver{r: r, rt: rt, calls: map[uint64]call{}, eng: engine.New(engine.Config{Self: r.cfg.Self,
-		TruncateTicks: truncateTicks(r.cfg.Interval, r.cfg.Retention)})}
+	_, streams := rt.(Streamer)
+	d := &Driver{r: r, rt: rt, calls: map[uint64]call{}, subs: map[string]uint64{}, subOf: map[uint64]string{},
+		eng: engine.New(engine.Config{Self: r.cfg.Self, Push: streams,
+			TruncateTicks: truncateTicks(r.cfg.Interval, r.cfg.Retention)})}
 	d.refresh()
 	pending, err := r.pendingSnapshots()
 	if err != nil {
@@ -148,6 +168,38 @@ func (d *Driver) Answer(ctx context.Context, id uint64, resp []byte, err error) 
 	d.process(ctx)
 }
 
+// Pushed delivers batch, pushed by the source of subscription id. It is
+// applied with the checks of a pull answer and its bytes credited back;
+// one that fails, or leaves a gap, ends the subscription (a pull repairs).
+func (d *Driver) Pushed(ctx context.Context, id uint64, batch []byte) {
+	name, ok := d.subOf[id]
+	if !ok {
+		return // a subscription closed meanwhile
+	}
+	n, err := d.r.applyPushed(ctx, d.ids[name], batch)
+	d.applied += n
+	if err != nil {
+		d.r.stats.pushResets.WithLabelValues("reader").Inc()
+		d.r.cfg.Logger.Debug("push: batch", "peer", name, "err", err)
+		d.rt.(Streamer).Unsubscribe(id)
+		d.Unsubscribed(ctx, id)
+		return
+	}
+	d.rt.(Streamer).Credit(id, uint64(len(batch)))
+}
+
+// Unsubscribed tells the driver that subscription id ended.
+func (d *Driver) Unsubscribed(ctx context.Context, id uint64) {
+	name, ok := d.subOf[id]
+	if !ok {
+		return
+	}
+	delete(d.subOf, id)
+	delete(d.subs, name)
+	d.eng.Step(engine.Message{Type: engine.MsgUnsubscribed, From: name})
+	d.process(ctx)
+}
+
 // Pending returns the number of requests awaiting an answer.
 func (d *Driver) Pending() int { return len(d.calls) }
 
@@ -173,6 +225,7 @@ func (d *Driver) refresh() {
 		}
 		d.eng.Step(m)
 	}
+	d.eng.Step(engine.Message{Type: engine.MsgSubscribers, Peers: d.r.subscribers()})
 	m := engine.Message{Type: engine.MsgConnected}
 	for _, mb := range v.Members() {
 		if id, ok := d.ids[mb.Name]; ok && d.r.cfg.Network.Connected(id) {
@@ -209,6 +262,7 @@ func (d *Driver) process(ctx context.Context) {
 				d.rt.Dial(id)
 			}
 		}
+		d.subscribe(rd)
 		if rd.Purge {
 			_, deferred, err := d.r.purge(ctx)
 			if err != nil {
@@ -222,6 +276,32 @@ func (d *Driver) process(ctx context.Context) {
 			}
 		}
 		d.eng.Advance()
+	}
+}
+
+// subscribe opens and closes the subscriptions of rd.
+func (d *Driver) subscribe(rd engine.Ready) {
+	st, ok := d.rt.(Streamer)
+	if !ok {
+		return
+	}
+	for _, name := range rd.Unsubscribe {
+		if id, ok := d.subs[name]; ok {
+			delete(d.subs, name)
+			delete(d.subOf, id)
+			st.Unsubscribe(id)
+		}
+	}
+	for _, name := range rd.Subscribe {
+		p, ok := d.peerID(name)
+		sub, err := d.r.subscribeFrame()
+		if !ok || err != nil {
+			d.eng.Step(engine.Message{Type: engine.MsgUnsubscribed, From: name})
+			continue
+		}
+		d.nextID++
+		d.subs[name], d.subOf[d.nextID] = d.nextID, name
+		st.Subscribe(d.nextID, p, sub)
 	}
 }
 

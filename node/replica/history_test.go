@@ -15,6 +15,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -80,6 +81,9 @@ type testNode struct {
 	eng  *data.Engine
 	r    *Replicator
 	reg  *prometheus.Registry
+
+	host     host.Host     // nil: the memNet
+	interval time.Duration // Config.Interval
 }
 
 // newPair starts owner "hcm" and reader "moh" of population.identity on
@@ -146,8 +150,12 @@ func (n *testNode) start(t testing.TB, net *memNet, clk *clock, all []*testNode,
 		t.Fatal(err)
 	}
 	n.st, n.eng, n.reg = st, eng, prometheus.NewRegistry()
-	n.r = New(Config{Self: n.name, Key: n.key, Network: memLink{net, n.id}, Store: st, Meta: m, Engine: eng, Now: clk.Now,
-		Retention: retention, SnapshotChunkBytes: 4 << 10, Registerer: n.reg})
+	var network Network = memLink{net, n.id}
+	if n.host != nil {
+		network = P2P{Host: n.host}
+	}
+	n.r = New(Config{Self: n.name, Key: n.key, Network: network, Store: st, Meta: m, Engine: eng, Now: clk.Now,
+		Retention: retention, SnapshotChunkBytes: 4 << 10, Registerer: n.reg, Interval: n.interval})
 	net.mu.Lock()
 	net.nodes[n.id] = n.r
 	net.mu.Unlock()

@@ -3,6 +3,7 @@ package replica
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/lienthong/lienthong/transport"
 	"github.com/lienthong/lienthong/transport/pull"
+	"github.com/lienthong/lienthong/transport/push"
 )
 
 // P2P is the Network over a libp2p host.
@@ -41,13 +43,26 @@ type p2pRuntime struct {
 	h       host.Host
 	wg      *sync.WaitGroup
 	answers chan<- p2pAnswer
+	pushed  chan<- p2pAnswer // a batch of a subscription; err set: its end
+	subs    map[uint64]*p2pSub
 }
 
-var _ Runtime = p2pRuntime{}
+// p2pSub is a subscription held by p2pRuntime: a goroutine reads its
+// batches, another writes the credit the driver gives back.
+type p2pSub struct {
+	cancel context.CancelFunc
+	credit atomic.Uint64 // bytes to give back
+	wake   chan struct{} // 1-buffered: credit to give
+}
+
+var (
+	_ Runtime  = (*p2pRuntime)(nil)
+	_ Streamer = (*p2pRuntime)(nil)
+)
 
 // Send implements Runtime: a pull or a snapshot chunk waits at most a
 // minute for its answer, a notification 2 s.
-func (rt p2pRuntime) Send(id uint64, p peer.ID, proto string, req []byte, maxResp int) {
+func (rt *p2pRuntime) Send(id uint64, p peer.ID, proto string, req []byte, maxResp int) {
 	timeout := time.Minute
 	if proto == pull.NotifyID {
 		timeout = 2 * time.Second
@@ -66,7 +81,7 @@ func (rt p2pRuntime) Send(id uint64, p peer.ID, proto string, req []byte, maxRes
 }
 
 // Dial implements Runtime.
-func (rt p2pRuntime) Dial(p peer.ID) {
+func (rt *p2pRuntime) Dial(p peer.ID) {
 	rt.wg.Add(1)
 	go func() {
 		defer rt.wg.Done()
@@ -74,6 +89,87 @@ func (rt p2pRuntime) Dial(p peer.ID) {
 		defer cancel()
 		rt.h.Connect(ctx, peer.AddrInfo{ID: p})
 	}()
+}
+
+// Subscribe implements Streamer: a goroutine opens the stream and hands
+// each batch to Run's loop; the subscription's end comes as an error.
+func (rt *p2pRuntime) Subscribe(id uint64, p peer.ID, s push.Subscribe) {
+	ctx, cancel := context.WithCancel(rt.ctx)
+	sub := &p2pSub{cancel: cancel, wake: make(chan struct{}, 1)}
+	rt.subs[id] = sub
+	rt.wg.Add(1)
+	go func() {
+		defer rt.wg.Done()
+		defer cancel()
+		err := rt.stream(ctx, sub, p, s, func(b []byte) bool {
+			select {
+			case rt.pushed <- p2pAnswer{id: id, resp: b}:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		})
+		if err == nil {
+			err = context.Canceled
+		}
+		select {
+		case rt.pushed <- p2pAnswer{id: id, err: err}:
+		case <-rt.ctx.Done():
+		}
+	}()
+}
+
+// stream runs one subscription until it fails or ctx ends.
+func (rt *p2pRuntime) stream(ctx context.Context, sub *p2pSub, p peer.ID, s push.Subscribe, deliver func([]byte) bool) error {
+	octx, ocancel := context.WithTimeout(ctx, 10*time.Second)
+	st, err := push.Open(octx, rt.h, p, s)
+	ocancel()
+	if err != nil {
+		return err
+	}
+	rt.wg.Add(1)
+	go func() { // credit writer; it resets the stream when ctx ends
+		defer rt.wg.Done()
+		defer st.Reset()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-sub.wake:
+				if err := st.Credit(sub.credit.Swap(0)); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	for {
+		b, err := st.Next()
+		if err != nil {
+			return err
+		}
+		if !deliver(b) {
+			return ctx.Err()
+		}
+	}
+}
+
+// Credit implements Streamer.
+func (rt *p2pRuntime) Credit(id uint64, n uint64) {
+	if sub := rt.subs[id]; sub != nil {
+		sub.credit.Add(n)
+		select {
+		case sub.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Unsubscribe implements Streamer.
+func (rt *p2pRuntime) Unsubscribe(id uint64) {
+	if sub := rt.subs[id]; sub != nil {
+		sub.cancel()
+		delete(rt.subs, id)
+	}
 }
 
 // metaChanger is a meta.Store that tells of its changes.
@@ -106,8 +202,11 @@ func (r *Replicator) Run(ctx context.Context, h host.Host) {
 		})
 		defer h.RemoveStreamHandler(protocol.ID(proto))
 	}
-	answers := make(chan p2pAnswer, 64)
-	d := NewDriver(ctx, r, p2pRuntime{ctx: ctx, h: h, wg: &wg, answers: answers})
+	r.pushSource().Handle(ctx, h)
+	defer h.RemoveStreamHandler(push.ID)
+	answers, pushed := make(chan p2pAnswer, 64), make(chan p2pAnswer, 64)
+	rt := &p2pRuntime{ctx: ctx, h: h, wg: &wg, answers: answers, pushed: pushed, subs: map[uint64]*p2pSub{}}
+	d := NewDriver(ctx, r, rt)
 	changed := make(chan []string, 1)
 	wg.Add(1)
 	go func() {
@@ -132,6 +231,14 @@ func (r *Replicator) Run(ctx context.Context, h host.Host) {
 			d.MetaChanged(ctx)
 		case a := <-answers:
 			d.Answer(ctx, a.id, a.resp, a.err)
+		case a := <-pushed:
+			if a.err != nil {
+				r.cfg.Logger.Debug("push: subscription ended", "err", a.err)
+				rt.Unsubscribe(a.id)
+				d.Unsubscribed(ctx, a.id)
+			} else {
+				d.Pushed(ctx, a.id, a.resp)
+			}
 		case p := <-wake:
 			d.Notified(ctx, p)
 		case ds := <-changed:

@@ -23,6 +23,7 @@ import (
 	"github.com/lienthong/lienthong/storage"
 	"github.com/lienthong/lienthong/transport/digest"
 	"github.com/lienthong/lienthong/transport/pull"
+	"github.com/lienthong/lienthong/transport/push"
 	"github.com/lienthong/lienthong/transport/snapshot"
 )
 
@@ -101,6 +102,9 @@ type Replicator struct {
 		quarantine map[quarantineKey]quarantined
 		lastSync   map[peer.ID]time.Time
 		acked      map[string]ack // by member name: what it had at its last pull
+		// subscribers counts the live subscriptions to this node by
+		// member name.
+		subscribers map[string]int
 	}
 }
 
@@ -135,6 +139,9 @@ type metrics struct {
 	truncated *prometheus.CounterVec
 	chunks    *prometheus.CounterVec
 	snapshots *prometheus.CounterVec
+
+	subscriptions prometheus.Gauge
+	pushResets    *prometheus.CounterVec
 }
 
 // New returns a replicator; it serves nothing until a driver routes
@@ -171,6 +178,7 @@ func New(cfg Config) *Replicator {
 	r.mu.quarantine = map[quarantineKey]quarantined{}
 	r.mu.lastSync = map[peer.ID]time.Time{}
 	r.mu.acked = map[string]ack{}
+	r.mu.subscribers = map[string]int{}
 	r.stats = metrics{
 		applied: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lienthong_replica_ops_applied_total",
 			Help: "Replicated ops applied, by dataset."}, []string{"dataset"}),
@@ -188,10 +196,15 @@ func New(cfg Config) *Replicator {
 		snapshots: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lienthong_replica_snapshots_total",
 			Help: "Dataset snapshot transfers fetched by this node: started, resumed after an interruption, installed."},
 			[]string{"event"}),
+		subscriptions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "lienthong_replica_subscribers",
+			Help: "Live push subscriptions to this node (streaming replication)."}),
+		pushResets: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lienthong_replica_push_resets_total",
+			Help: "Push streams reset on an error, a gap, a malformed or oversized frame or a broken window, by side (source, reader); the reader repairs by pull and subscribes again."},
+			[]string{"side"}),
 	}
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(r.stats.applied, r.stats.rejected, r.stats.bytes, r.stats.forks,
-			r.stats.truncated, r.stats.chunks, r.stats.snapshots, lagCollector{r})
+			r.stats.truncated, r.stats.chunks, r.stats.snapshots, r.stats.subscriptions, r.stats.pushResets, lagCollector{r})
 	}
 	return r
 }
@@ -260,6 +273,8 @@ func (r *Replicator) countBytes(proto, direction string, n int) {
 		name = "snapshot"
 	case digest.ID:
 		name = "digest"
+	case push.ID:
+		name = "push"
 	}
 	r.stats.bytes.WithLabelValues(name, direction).Add(float64(n))
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/lienthong/lienthong/crdt"
 	"github.com/lienthong/lienthong/node/data"
+	"github.com/lienthong/lienthong/node/meta"
 	"github.com/lienthong/lienthong/storage"
 	"github.com/lienthong/lienthong/transport/pull"
 )
@@ -39,10 +40,21 @@ func (r *Replicator) serveSync(ctx context.Context, from peer.ID, req []byte) ([
 	r.mu.Lock()
 	r.mu.acked[m.Name] = ack{seqs: theirs, at: r.cfg.Now()}
 	r.mu.Unlock()
+	resp, err := r.answer(v, m, q.Datasets, theirs)
+	if err != nil {
+		return nil, err
+	}
+	return pull.EncodeResponse(resp), nil
+}
+
+// answer returns the ops of the datasets (those member m may read) beyond
+// theirs, up to the durable heads: the one builder of pull answers and
+// pushed batches.
+func (r *Replicator) answer(v *meta.View, m *meta.Member, datasets []string, theirs map[storage.Stream]uint64) (pull.Response, error) {
 	var resp pull.Response
 	budget := r.cfg.MaxResponseOpBytes
 	seen := map[string]bool{}
-	for _, name := range q.Datasets {
+	for _, name := range datasets {
 		ds := v.Dataset(name)
 		if seen[name] || ds == nil || !ds.CanRead(m.Name) {
 			continue // never tell what a peer may not read
@@ -56,7 +68,7 @@ func (r *Replicator) serveSync(ctx context.Context, from peer.ID, req []byte) ([
 			}
 			floor, err := r.cfg.Store.Floor(st.Dataset, st.Origin)
 			if err != nil {
-				return nil, err
+				return pull.Response{}, err
 			}
 			// Behind the floor, the ops are gone; far behind, the owner's
 			// snapshot is smaller than the ops (no hash chain, no
@@ -79,7 +91,7 @@ func (r *Replicator) serveSync(ctx context.Context, from peer.ID, req []byte) ([
 			resp.Batches = append(resp.Batches, *b)
 		}
 	}
-	return pull.EncodeResponse(resp), nil
+	return resp, nil
 }
 
 // batchFor returns the ops of stream st after seq from, ending at a signed
@@ -200,6 +212,15 @@ func (r *Replicator) PullOnce(ctx context.Context, p peer.ID) (int, []pull.Trunc
 // pullRequest returns a sync request: the datasets this node may read and
 // its version vector; nil if it may read none.
 func (r *Replicator) pullRequest() ([]byte, error) {
+	q, err := r.versionVector()
+	if err != nil || len(q.Datasets) == 0 {
+		return nil, err
+	}
+	return json.Marshal(q)
+}
+
+// versionVector returns the datasets this node may read and its heads.
+func (r *Replicator) versionVector() (pull.Request, error) {
 	v := r.cfg.Meta.View()
 	var q pull.Request
 	for _, ds := range v.Datasets() {
@@ -208,16 +229,16 @@ func (r *Replicator) pullRequest() ([]byte, error) {
 		}
 	}
 	if len(q.Datasets) == 0 {
-		return nil, nil
+		return q, nil
 	}
 	heads, err := r.cfg.Store.Heads("")
 	if err != nil {
-		return nil, err
+		return pull.Request{}, err
 	}
 	for _, st := range sortedStreams(heads) {
 		q.Have = append(q.Have, pull.Have{Dataset: st.Dataset, Origin: st.Origin, Seq: heads[st].Seq})
 	}
-	return json.Marshal(q)
+	return q, nil
 }
 
 // ApplyResponse verifies and applies a sync answer from p (however late or
@@ -229,6 +250,11 @@ func (r *Replicator) ApplyResponse(ctx context.Context, p peer.ID, resp []byte) 
 		return 0, nil, r.reject(p, storage.Stream{}, "malformed", err)
 	}
 	r.stats.bytes.WithLabelValues("sync", "received_decoded").Add(float64(decoded))
+	return r.applyDecoded(ctx, p, res)
+}
+
+// applyDecoded verifies and applies a decoded sync answer or pushed batch.
+func (r *Replicator) applyDecoded(ctx context.Context, p peer.ID, res pull.Response) (int, []pull.Truncated, error) {
 	heads, err := r.cfg.Store.Heads("")
 	if err != nil {
 		return 0, nil, err

@@ -46,6 +46,13 @@ const (
 	// MsgPurged: a purge ran; Deferred when a dataset waits for its new
 	// owner to pull this node's ops, so the purge is retried each tick.
 	MsgPurged
+	// MsgUnsubscribed: the subscription to From ended (an error, a gap,
+	// a batch that could not be applied in full, a disconnect): this node
+	// repairs by a pull from From and subscribes again at the next tick.
+	MsgUnsubscribed
+	// MsgSubscribers: Peers are the members holding a subscription to
+	// this node now; they get what changes by push, not notifications.
+	MsgSubscribers
 )
 
 // Message is one input of the engine.
@@ -54,7 +61,7 @@ type Message struct {
 	From     string
 	Members  []string  // MsgMeta: every member but this node
 	Datasets []Dataset // MsgMeta
-	Peers    []string  // MsgConnected
+	Peers    []string  // MsgConnected, MsgSubscribers
 	Names    []string  // datasets, see MsgType
 	Applied  int
 	More     bool
@@ -101,10 +108,18 @@ type Ready struct {
 	Purge bool
 	// Truncate: drop the op history every reader has.
 	Truncate bool
+	// Subscribe lists the members to open a subscription to (streaming
+	// replication, Config.Push): one per source, held until Unsubscribe
+	// names it or MsgUnsubscribed says it ended.
+	Subscribe []string
+	// Unsubscribe lists the members whose subscription to close (no longer
+	// the source of any dataset, or disconnected).
+	Unsubscribe []string
 }
 
 func (rd Ready) empty() bool {
-	return len(rd.Requests) == 0 && len(rd.Notifications) == 0 && len(rd.Dial) == 0 && !rd.Purge && !rd.Truncate
+	return len(rd.Requests) == 0 && len(rd.Notifications) == 0 && len(rd.Dial) == 0 && !rd.Purge && !rd.Truncate &&
+		len(rd.Subscribe) == 0 && len(rd.Unsubscribe) == 0
 }
 
 // Config configures an Engine. Zero values mean the defaults given.
@@ -120,6 +135,11 @@ type Config struct {
 	// skipped by anti-entropy: one less than its consecutive failures, up
 	// to this; zero means 2, negative never skips.
 	MaxBackoffTicks int
+	// Push makes the engine hold a subscription to the source of each
+	// dataset it reads (its owner when connected, else one holder), so
+	// that ops come as soon as they are durable there; pulls then only
+	// repair. False: notifications and pulls only.
+	Push bool
 }
 
 // pull is a pull from one member in flight.
@@ -142,6 +162,9 @@ type Engine struct {
 	fails     map[string]int
 	skip      map[string]int // member -> tick up to which anti-entropy skips it
 	held      map[string]bool
+	subs      map[string]bool // members subscribed to
+	subbers   map[string]bool // members subscribed to this node
+	cool      map[string]bool // members whose subscription ended this tick
 	tick      int
 	round     int
 	lastTrunc int
@@ -163,7 +186,8 @@ func New(cfg Config) *Engine {
 		cfg.MaxBackoffTicks = 2
 	}
 	return &Engine{cfg: cfg, conn: map[string]bool{}, pulls: map[string]*pull{}, pending: map[string]string{},
-		fails: map[string]int{}, skip: map[string]int{}, held: map[string]bool{}, advanced: true}
+		fails: map[string]int{}, skip: map[string]int{}, held: map[string]bool{},
+		subs: map[string]bool{}, subbers: map[string]bool{}, cool: map[string]bool{}, advanced: true}
 }
 
 // Tick advances time by one anti-entropy interval: it pulls from every
@@ -185,6 +209,10 @@ func (e *Engine) Tick() {
 		e.retry = false
 		e.rd.Purge = true
 	}
+	clear(e.cool)
+	if e.cfg.Push {
+		e.subscribe()
+	}
 	if e.tick-e.lastTrunc >= e.cfg.TruncateTicks {
 		e.lastTrunc = e.tick
 		e.rd.Truncate = true
@@ -202,10 +230,16 @@ func (e *Engine) Step(m Message) {
 		e.datasets = slices.Clone(m.Datasets)
 		slices.SortFunc(e.datasets, func(a, b Dataset) int { return strings.Compare(a.Name, b.Name) })
 		e.rd.Purge = true
+		if e.cfg.Push {
+			e.subscribe()
+		}
 	case MsgConnected:
 		clear(e.conn)
 		for _, p := range m.Peers {
 			e.conn[p] = true
+		}
+		if e.cfg.Push {
+			e.subscribe()
 		}
 	case MsgChanged:
 		for _, d := range m.Names {
@@ -226,6 +260,17 @@ func (e *Engine) Step(m Message) {
 		}
 	case MsgPurged:
 		e.retry = m.Deferred
+	case MsgUnsubscribed:
+		if e.subs[m.From] {
+			delete(e.subs, m.From)
+			e.cool[m.From] = true
+			e.startPull(m.From)
+		}
+	case MsgSubscribers:
+		clear(e.subbers)
+		for _, p := range m.Peers {
+			e.subbers[p] = true
+		}
 	default:
 		panic(fmt.Sprintf("engine: message of unknown type %d", m.Type))
 	}
@@ -278,6 +323,47 @@ func (e *Engine) sources() []string {
 		}
 	}
 	return slices.Sorted(maps.Keys(chosen))
+}
+
+// subscribe opens a subscription to each member that is the stream source
+// of a dataset and closes the others, at each tick and as soon as the
+// metadata or the links change; one whose subscription ended waits for the
+// next tick. The stream source of a dataset is its owner when connected,
+// else the first connected holder by name: the same one tick after tick,
+// since a stream lives long.
+func (e *Engine) subscribe() {
+	want := map[string]bool{}
+	self := e.cfg.Self
+	for _, ds := range e.datasets {
+		if !ds.CanRead(self) || ds.Owner == self {
+			continue
+		}
+		if e.conn[ds.Owner] {
+			want[ds.Owner] = true
+			continue
+		}
+		var cands []string
+		for _, name := range append(slices.Clone(ds.Readers), ds.PastOwners...) {
+			if name != self && e.conn[name] {
+				cands = append(cands, name)
+			}
+		}
+		if len(cands) > 0 {
+			want[slices.Min(cands)] = true
+		}
+	}
+	for _, m := range slices.Sorted(maps.Keys(e.subs)) {
+		if !want[m] {
+			delete(e.subs, m)
+			e.rd.Unsubscribe = append(e.rd.Unsubscribe, m)
+		}
+	}
+	for _, m := range slices.Sorted(maps.Keys(want)) {
+		if !e.subs[m] && !e.cool[m] {
+			e.subs[m] = true
+			e.rd.Subscribe = append(e.rd.Subscribe, m)
+		}
+	}
 }
 
 // startPull starts a pull from p, or marks the one in flight to go again.
@@ -377,13 +463,14 @@ func (e *Engine) snapshotDone(m Message) {
 }
 
 // flush sends the notifications held back: to each connected member that
-// may read some of the datasets, those it may read.
+// may read some of the datasets, those it may read, but not to a member
+// subscribed to this node (it gets them pushed).
 func (e *Engine) flush() {
 	if len(e.held) == 0 {
 		return
 	}
 	for _, m := range e.members {
-		if !e.conn[m] {
+		if !e.conn[m] || e.subbers[m] {
 			continue
 		}
 		var names []string

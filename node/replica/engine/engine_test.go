@@ -21,7 +21,11 @@ import (
 //	snapshot-done from=a name=d [more] [err]
 //	pending from=a names=(d)             MsgPending
 //	purged [deferred]                    MsgPurged
+//	unsubscribed from=a                  MsgUnsubscribed
+//	subscribers peers=(a,b)              MsgSubscribers
 //	tick [n=N]                           N ticks
+//
+// `engine self=NAME push` holds subscriptions (Config.Push).
 func TestTraces(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		var e *Engine
@@ -29,7 +33,7 @@ func TestTraces(t *testing.T) {
 			if d.Cmd == "engine" {
 				var self string
 				d.ScanArgs(t, "self", &self)
-				e = New(Config{Self: self, TruncateTicks: intArg(t, d, "truncate", 0)})
+				e = New(Config{Self: self, TruncateTicks: intArg(t, d, "truncate", 0), Push: d.HasArg("push")})
 				return "ok"
 			}
 			if e == nil {
@@ -55,6 +59,8 @@ func TestTraces(t *testing.T) {
 				}
 			case "connected":
 				m.Type, m.Peers = MsgConnected, listArg(d, "peers")
+			case "subscribers":
+				m.Type, m.Peers = MsgSubscribers, listArg(d, "peers")
 			default:
 				if m.Type = commands[d.Cmd]; m.Type == 0 {
 					d.Fatalf(t, "unknown command %q", d.Cmd)
@@ -69,7 +75,7 @@ func TestTraces(t *testing.T) {
 // commands are the trace commands that step a message with no field of
 // its own.
 var commands = map[string]MsgType{"changed": MsgChanged, "notified": MsgNotified, "pull-done": MsgPullDone,
-	"snapshot-done": MsgSnapshotDone, "pending": MsgPending, "purged": MsgPurged}
+	"snapshot-done": MsgSnapshotDone, "pending": MsgPending, "purged": MsgPurged, "unsubscribed": MsgUnsubscribed}
 
 // render prints the Ready, if any, and advances it.
 func render(e *Engine) string {
@@ -98,6 +104,12 @@ func render(e *Engine) string {
 	}
 	if rd.Truncate {
 		b.WriteString("truncate\n")
+	}
+	if len(rd.Subscribe) > 0 {
+		fmt.Fprintf(&b, "subscribe %s\n", strings.Join(rd.Subscribe, ","))
+	}
+	if len(rd.Unsubscribe) > 0 {
+		fmt.Fprintf(&b, "unsubscribe %s\n", strings.Join(rd.Unsubscribe, ","))
 	}
 	return b.String()
 }
