@@ -105,6 +105,10 @@ type Config struct {
 		// SnapshotChunkBytes is the size of one snapshot chunk's states
 		// before compression, in bytes.
 		SnapshotChunkBytes int `yaml:"snapshot_chunk_bytes"`
+		// Push subscribes to each source's push stream, the lower-latency
+		// path, with pull for repair; off: notification and pull only. Off
+		// by default until the simulator runs push.
+		Push bool `yaml:"push"`
 	} `yaml:"replication"`
 
 	// Dir is the node directory the config was loaded from.
@@ -302,6 +306,9 @@ replication:
   retention: {{.Replication.Retention}}
   # Size of one dataset snapshot chunk before compression, in bytes.
   snapshot_chunk_bytes: {{.Replication.SnapshotChunkBytes}}
+  # Push: subscribe to each source's stream of new ops (lower lag; pull
+  # still repairs). Off by default until the simulator runs it.
+  push: {{.Replication.Push}}
 `))
 
 // writeConfig writes c to dir/lienthong.yaml with comments.

@@ -154,7 +154,7 @@ func startFederation(cfg Config, opts Options, key crypto.PrivKey, id peer.ID, s
 // startReplica starts replicating the datasets this node may read.
 func (f *federation) startReplica(eng *data.Engine, st *storage.Store, key crypto.PrivKey, reg prometheus.Registerer) {
 	rc := replica.Config{Self: f.cfg.Name, Key: key, Network: replica.P2P{Host: f.host}, Store: st, Meta: f.control, Engine: eng,
-		Retention: f.cfg.Replication.Retention, SnapshotChunkBytes: f.cfg.Replication.SnapshotChunkBytes,
+		Retention: f.cfg.Replication.Retention, SnapshotChunkBytes: f.cfg.Replication.SnapshotChunkBytes, Push: f.cfg.Replication.Push,
 		Registerer: reg, Logger: f.logger}
 	if f.fast {
 		rc.Interval = 300 * time.Millisecond

@@ -78,6 +78,7 @@ type call struct {
 // unfinished snapshot transfers of r's store into a new engine.
 func NewDriver(ctx context.Context, r *Replicator, rt Runtime) *Driver {
 	_, streams := rt.(Streamer)
+	streams = streams && r.cfg.Push
 	d := &Driver{r: r, rt: rt, calls: map[uint64]call{}, subs: map[string]uint64{}, subOf: map[uint64]string{},
 		eng: engine.New(engine.Config{Self: r.cfg.Self, Push: streams,
 			TruncateTicks: truncateTicks(r.cfg.Interval, r.cfg.Retention)})}

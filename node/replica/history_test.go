@@ -84,6 +84,7 @@ type testNode struct {
 
 	host     host.Host     // nil: the memNet
 	interval time.Duration // Config.Interval
+	push     bool          // Config.Push
 }
 
 // newPair starts owner "hcm" and reader "moh" of population.identity on
@@ -155,7 +156,7 @@ func (n *testNode) start(t testing.TB, net *memNet, clk *clock, all []*testNode,
 		network = P2P{Host: n.host}
 	}
 	n.r = New(Config{Self: n.name, Key: n.key, Network: network, Store: st, Meta: m, Engine: eng, Now: clk.Now,
-		Retention: retention, SnapshotChunkBytes: 4 << 10, Registerer: n.reg, Interval: n.interval})
+		Retention: retention, SnapshotChunkBytes: 4 << 10, Registerer: n.reg, Interval: n.interval, Push: n.push})
 	net.mu.Lock()
 	net.nodes[n.id] = n.r
 	net.mu.Unlock()

@@ -36,7 +36,7 @@ func TestPushIsTheHotPath(t *testing.T) {
 	var gaters []*transport.Gater
 	for _, name := range []string{"hcm", "moh"} {
 		h, key, g := newHost(t)
-		nodes = append(nodes, &testNode{name: name, id: h.ID(), key: key, fs: vfs.NewMem(), host: h, interval: time.Hour})
+		nodes = append(nodes, &testNode{name: name, id: h.ID(), key: key, fs: vfs.NewMem(), host: h, interval: time.Hour, push: true})
 		gaters = append(gaters, g)
 	}
 	for i, n := range nodes {
@@ -81,6 +81,7 @@ func TestPushIsTheHotPath(t *testing.T) {
 // the subscription is reset and counted.
 func TestPushedBatchIsChecked(t *testing.T) {
 	v := newVictim(t)
+	v.r.cfg.Push = true
 	_, encs := ops("hcm", 3, 1)
 	bad := signed(t, v.evilKey, "hcm", encs, 3) // signed by evil, not hcm
 	v.evil.SetStreamHandler(push.ID, func(s network.Stream) {

@@ -63,6 +63,11 @@ type Config struct {
 	// Interval is the time between anti-entropy rounds with every connected
 	// member (the driver's timer); zero means 2 s.
 	Interval time.Duration
+	// Push subscribes to each source's push stream (transport/push) over a
+	// runtime that can hold one (a Streamer). Off, the node replicates by
+	// notification and pull alone; it serves push subscriptions either way.
+	// Off by default until the simulator runs push (docs/architecture.md).
+	Push bool
 	// MaxBatchOps bounds the ops of one stream in one response; zero means 4096.
 	MaxBatchOps int
 	// MaxResponseOpBytes bounds the encoded ops of one sync response; zero
