@@ -26,7 +26,7 @@ func runDev(ctx context.Context, io *IO, args []string) error {
 	level := fs.String("log-level", "warn", "log level")
 	format := fs.String("log-format", "text", "log format: text or json")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	logger, err := newLogger(io, *level, *format)
 	if err != nil {

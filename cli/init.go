@@ -29,7 +29,7 @@ func runInit(ctx context.Context, io *IO, args []string) error {
 	seed := fs.Bool("seed", false, "a seed node: votes on the federation's metadata (central office)")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	if *dir == "" || *name == "" {
 		return usagef("--dir and --name are required")

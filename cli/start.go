@@ -23,7 +23,7 @@ func runStart(ctx context.Context, io *IO, args []string) error {
 	fast := fs.Bool("fast-timers", false, "short Raft and gossip timings, for tests on one machine")
 	block := fs.String("block-peers", "", "comma-separated peer IDs to refuse even if admitted (a test hook that cuts links)")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	if *dir == "" {
 		return usagef("--dir is required")
