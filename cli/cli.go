@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -243,7 +244,11 @@ func printFlags(w io.Writer, fs *flag.FlagSet) {
 			line += " " + kind
 		}
 		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
-			usage += fmt.Sprintf(" (default %q)", f.DefValue)
+			def := f.DefValue
+			if kind == "string" {
+				def = strconv.Quote(def)
+			}
+			usage += " (default " + def + ")"
 		}
 		fmt.Fprintf(w, "%s\n    \t%s\n", line, strings.ReplaceAll(usage, "\n", "\n    \t"))
 	})
