@@ -95,7 +95,7 @@ func benchMemory(ctx context.Context, std *IO, count int) (r memRun, err error) 
 	api := l.Addr().String()
 	l.Close()
 	dir := filepath.Join(tmp, "node")
-	cmd := exec.CommandContext(ctx, exe, "dev", "--dir", dir, "--api", api, "--json")
+	cmd := exec.CommandContext(ctx, exe, "dev", "--dir", dir, "--listen-api", api, "--json")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return r, err
