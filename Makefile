@@ -87,7 +87,7 @@ demo-stop: ## stop the demo federation
 	$(BIN)/lienthong demo stop --dir $(DEMO_DIR)
 
 dev: build ## run a throwaway single-node federation with the sample dictionary, in the foreground
-	$(BIN)/lienthong dev --api $(DEMO_API)
+	$(BIN)/lienthong dev --listen-api $(DEMO_API)
 
 clean: ## remove build output
 	rm -rf $(BIN)

@@ -20,7 +20,7 @@ func runBackupCreate(ctx context.Context, io *IO, args []string) error {
 	cf.register(fs)
 	pos, err := parseFlags(fs, args, 1, 1)
 	if err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	dir := pos[0]
 	if cf.dir != "" {
@@ -51,7 +51,7 @@ func runBackupVerify(ctx context.Context, io *IO, args []string) error {
 	asJSON := fs.Bool("json", false, "print the manifest as JSON")
 	pos, err := parseFlags(fs, args, 1, 1)
 	if err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	m, err := backup.Verify(pos[0])
 	if err != nil {
@@ -70,7 +70,7 @@ func runBackupRestore(ctx context.Context, io *IO, args []string) error {
 	asJSON := fs.Bool("json", false, "print the manifest as JSON")
 	pos, err := parseFlags(fs, args, 1, 1)
 	if err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	if *dir == "" {
 		return usagef("--dir NEWDIR is required")

@@ -79,7 +79,7 @@ func runBenchAll(ctx context.Context, std *IO, args []string) error {
 	out := fs.String("out", "docs/benchmarks.md", "write the report here")
 	jsonOut := fs.String("json", "docs/benchmarks.json", "write the raw figures here")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	sz := fullSizes
 	if *quick {

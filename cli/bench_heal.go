@@ -37,7 +37,7 @@ func runBenchHeal(ctx context.Context, std *IO, args []string) error {
 	diverged := fs.String("diverged", "1000,100000", "comma-separated numbers of ops written while the reader was cut off (D)")
 	asJSON := fs.Bool("json", false, "print the raw figures as JSON")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	var ds []int
 	for _, s := range strings.Split(*diverged, ",") {

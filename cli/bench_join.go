@@ -31,7 +31,7 @@ func runBenchJoin(ctx context.Context, std *IO, args []string) error {
 	runs := fs.Int("runs", 1, "runs; the table shows the median, min and max")
 	asJSON := fs.Bool("json", false, "print the raw figures as JSON")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	if *count < 1 || *runs < 1 {
 		return usagef("--count and --runs: want at least 1")

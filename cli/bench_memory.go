@@ -42,7 +42,7 @@ func runBenchMemory(ctx context.Context, std *IO, args []string) error {
 	count := fs.Int("count", 200_000, "entities written; the issue's figure uses 1000000")
 	asJSON := fs.Bool("json", false, "print the raw figures as JSON")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	if *count < 1 {
 		return usagef("--count %d: want at least 1", *count)
@@ -95,7 +95,7 @@ func benchMemory(ctx context.Context, std *IO, count int) (r memRun, err error) 
 	api := l.Addr().String()
 	l.Close()
 	dir := filepath.Join(tmp, "node")
-	cmd := exec.CommandContext(ctx, exe, "dev", "--dir", dir, "--api", api, "--json")
+	cmd := exec.CommandContext(ctx, exe, "dev", "--dir", dir, "--listen-api", api, "--json")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return r, err

@@ -117,7 +117,7 @@ func runBenchPeers(ctx context.Context, std *IO, args []string) error {
 	fs.StringVar(&systemsFlag, "systems", strings.Join(peersSystems, ","), "comma-separated systems to measure: postgres, nats")
 	fs.BoolVar(&asJSON, "json", false, "print the raw figures as JSON")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	if count < 1 {
 		return usagef("--count %d: want at least 1", count)

@@ -107,7 +107,7 @@ func runBenchReplicate(ctx context.Context, std *IO, args []string) error {
 	fs.IntVar(&runs, "runs", 3, "runs per figure; the table shows the median, min and max")
 	fs.BoolVar(&asJSON, "json", false, "print the raw figures as JSON")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	if count < 1 {
 		return usagef("--count %d: want at least 1", count)

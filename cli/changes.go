@@ -32,7 +32,7 @@ func runChanges(ctx context.Context, io *IO, args []string) error {
 	typ := fs.String("type", "", "only the changes of this entity type")
 	follow := fs.Bool("follow", false, "keep printing new changes until interrupted; reconnects, resuming after the last change printed, when the node goes away")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	c, err := cf.client(io)
 	if err != nil {

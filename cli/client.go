@@ -230,7 +230,7 @@ func clientCommand(io *IO, name, usage string, args []string, minPos, maxPos int
 	cf.register(fs)
 	pos, err := parseFlags(fs, args, minPos, maxPos)
 	if err != nil {
-		return nil, cf, nil, helpRequested(fs, err)
+		return nil, cf, nil, err
 	}
 	c, err := cf.client(io)
 	return c, cf, pos, err

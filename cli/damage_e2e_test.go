@@ -24,7 +24,7 @@ import (
 func TestStartRefusesDamage(t *testing.T) {
 	template := filepath.Join(t.TempDir(), "hcm")
 	lienthongBinary(t)
-	mustRun(t, nil, "init", "--dir", template, "--name", "hcm", "--api", "127.0.0.1:0")
+	mustRun(t, nil, "init", "--dir", template, "--name", "hcm", "--listen-api", "127.0.0.1:0")
 	// Two runs: the first run's writes are flushed to an SSTable when the
 	// second opens the store; the second run's are in its WAL.
 	var addrs node.Addresses

@@ -38,7 +38,7 @@ func runDatasetCreate(ctx context.Context, io *IO, args []string) error {
 	fs.StringVar(&readers, "readers", "", "comma-separated reading members")
 	pos, err := parseFlags(fs, args, 0, 1)
 	if err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	var body []byte
 	if len(pos) == 1 {

@@ -44,7 +44,7 @@ func runDemoUp(ctx context.Context, io *IO, args []string) error {
 	apiPort := fs.Int("api-port", 7071, "API port of the first node; the others follow (0: every node binds free ports, found in its addresses.json)")
 	count := fs.Int("count", 10000, "generated citizens")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	if *dir == "" {
 		return usagef("--dir is required")
@@ -338,7 +338,7 @@ func runDemoStop(ctx context.Context, io *IO, args []string) error {
 	fs := newFlags(io, "demo stop", "--dir D")
 	dir := fs.String("dir", "", "directory of the demo (required)")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	if *dir == "" {
 		return usagef("--dir is required")

@@ -18,15 +18,15 @@ func init() {
 }
 
 func runDev(ctx context.Context, io *IO, args []string) error {
-	fs := newFlags(io, "dev", "[--dir D] [--name N] [--api HOST:PORT] [--json]")
+	fs := newFlags(io, "dev", "[--dir D] [--name N] [--listen-api HOST:PORT] [--json]")
 	dir := fs.String("dir", "", "node directory; created if missing (default: a temporary directory, removed on exit)")
 	name := fs.String("name", "dev", "member name of the node")
-	apiAddr := fs.String("api", "127.0.0.1:7070", "HTTP API host:port (port 0 picks a free one)")
+	apiAddr := listenAPIFlag(io, fs, "127.0.0.1:7070", "HTTP API host:port (port 0 picks a free one)")
 	asJSON := fs.Bool("json", false, "print the node's details as one JSON line first")
 	level := fs.String("log-level", "warn", "log level")
 	format := fs.String("log-format", "text", "log format: text or json")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	logger, err := newLogger(io, *level, *format)
 	if err != nil {
@@ -42,7 +42,7 @@ func runDev(ctx context.Context, io *IO, args []string) error {
 	}
 	var res *node.InitResult
 	if _, err := os.Stat(filepath.Join(*dir, node.ConfigFile)); err != nil {
-		if res, err = initNode(*dir, *name, *apiAddr, "", "", "seed", false); err != nil {
+		if res, err = initNode(*dir, *name, apiAddr(), "", "", "seed", false); err != nil {
 			return err
 		}
 	}

@@ -1,5 +1,6 @@
 // Package cli is the lienthong command: `lienthong <noun> <verb>` or
-// `lienthong <verb>`, one file per command. Main takes its arguments and
+// `lienthong <verb>` (groups may nest: `lienthong meta snapshot save`), one
+// file per command, on one cobra tree built by Main. Main takes its arguments and
 // streams so tests run commands in-process and capture their output.
 //
 // Results go to stdout (JSON with --json), messages to stderr. Exit codes:

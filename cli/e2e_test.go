@@ -269,7 +269,7 @@ func TestEndToEnd(t *testing.T) {
 	var init struct {
 		Name, PeerID, APIURL, AdminToken, WriteToken, ReadToken string
 	}
-	out := mustRun(t, nil, "init", "--dir", dir, "--name", "hcm", "--api", "127.0.0.1:0", "--json")
+	out := mustRun(t, nil, "init", "--dir", dir, "--name", "hcm", "--listen-api", "127.0.0.1:0", "--json")
 	if err := json.Unmarshal([]byte(out), &struct {
 		Name       *string `json:"name"`
 		PeerID     *string `json:"peer_id"`
@@ -362,7 +362,7 @@ func TestEndToEnd(t *testing.T) {
 // first line is the node's JSON, and the node serves the sample dictionary.
 func TestDevJSON(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "dev")
-	cmd := exec.Command(lienthongBinary(t), "dev", "--dir", dir, "--api", "127.0.0.1:0", "--json")
+	cmd := exec.Command(lienthongBinary(t), "dev", "--dir", dir, "--listen-api", "127.0.0.1:0", "--json")
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -432,7 +432,7 @@ func lastLines(s string, n int) string {
 // for each of the API, libp2p and gossip.
 func TestStartFailsOnTakenAddress(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ndc")
-	mustRun(t, nil, "init", "--dir", dir, "--name", "ndc", "--seed", "--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--gossip", "127.0.0.1:0")
+	mustRun(t, nil, "init", "--dir", dir, "--name", "ndc", "--seed", "--listen-api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--gossip", "127.0.0.1:0")
 	taken, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -480,7 +480,7 @@ func TestStartFailsOnTakenAddress(t *testing.T) {
 // said "resource temporarily unavailable" from deep in the store).
 func TestStartFailsOnHeldDirectory(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ndc")
-	mustRun(t, nil, "init", "--dir", dir, "--name", "ndc", "--api", "127.0.0.1:0")
+	mustRun(t, nil, "init", "--dir", dir, "--name", "ndc", "--listen-api", "127.0.0.1:0")
 	_, a := startNode(t, dir, node.Addresses{})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -505,7 +505,7 @@ func TestStartFailsOnHeldDirectory(t *testing.T) {
 // usage error.
 func TestStartLogFormatJSON(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ndc")
-	mustRun(t, nil, "init", "--dir", dir, "--name", "ndc", "--seed", "--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--gossip", "127.0.0.1:0")
+	mustRun(t, nil, "init", "--dir", dir, "--name", "ndc", "--seed", "--listen-api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0", "--gossip", "127.0.0.1:0")
 	if r := run(t, nil, "start", "--dir", dir, "--log-format", "xml"); r.code != 2 || !strings.Contains(r.stderr, `--log-format "xml": want text or json`) {
 		t.Fatalf("start --log-format xml: %d %s", r.code, r.stderr)
 	}
@@ -539,7 +539,7 @@ func TestChangesFollowResumes(t *testing.T) {
 	var init struct {
 		AdminToken string `json:"admin_token"`
 	}
-	if err := json.Unmarshal([]byte(mustRun(t, nil, "init", "--dir", dir, "--name", "hcm", "--api", "127.0.0.1:0", "--json")), &init); err != nil {
+	if err := json.Unmarshal([]byte(mustRun(t, nil, "init", "--dir", dir, "--name", "hcm", "--listen-api", "127.0.0.1:0", "--json")), &init); err != nil {
 		t.Fatal(err)
 	}
 	kill, addrs := startNode(t, dir, node.Addresses{})
@@ -634,7 +634,7 @@ func TestAPIOverTLS(t *testing.T) {
 		APIURL     string `json:"api_url"`
 		AdminToken string `json:"admin_token"`
 	}
-	if err := json.Unmarshal([]byte(mustRun(t, nil, "init", "--dir", dir, "--name", "ndc", "--api", "127.0.0.1:0", "--tls", "--json")), &init); err != nil {
+	if err := json.Unmarshal([]byte(mustRun(t, nil, "init", "--dir", dir, "--name", "ndc", "--listen-api", "127.0.0.1:0", "--tls", "--json")), &init); err != nil {
 		t.Fatal(err)
 	}
 	if init.APIURL != "https://127.0.0.1:0" {
@@ -692,7 +692,7 @@ func TestAPIOverTLS(t *testing.T) {
 // editing lienthong.yaml, which the error says.
 func TestTokenManagement(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ndc")
-	mustRun(t, nil, "init", "--dir", dir, "--name", "ndc", "--api", "127.0.0.1:0")
+	mustRun(t, nil, "init", "--dir", dir, "--name", "ndc", "--listen-api", "127.0.0.1:0")
 	kill, a := startNode(t, dir, node.Addresses{})
 	var made struct{ Name, Role, Token string }
 	if err := json.Unmarshal([]byte(mustRun(t, nil, "token", "create", "--dir", dir, "--name", "prometheus", "--role", "metrics", "--json")), &made); err != nil {

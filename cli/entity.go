@@ -36,7 +36,7 @@ func runWrite(name, method string) func(context.Context, *IO, []string) error {
 		cf.register(fs)
 		pos, err := parseFlags(fs, args, 3, 3)
 		if err != nil {
-			return helpRequested(fs, err)
+			return err
 		}
 		body := []byte(pos[2])
 		switch {
@@ -90,7 +90,7 @@ func runGet(ctx context.Context, io *IO, args []string) error {
 	prov := fs.Bool("provenance", false, "show where each field came from")
 	pos, err := parseFlags(fs, args, 2, 2)
 	if err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	c, err := cf.client(io)
 	if err != nil {

@@ -33,7 +33,7 @@ func runExport(ctx context.Context, std *IO, args []string) error {
 	fs.StringVar(&out, "out", "", "write to this file (replaced only once the export is complete) instead of stdout")
 	pos, err := parseFlags(fs, args, 1, 1)
 	if err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	dataset := pos[0]
 	if cf.json && out == "" {

@@ -112,7 +112,7 @@ func newFedClusterOn(t *testing.T, seeds, members []string, ips map[string]strin
 		if ip, ok := ips[name]; ok {
 			n.ip = ip
 		}
-		args := []string{"init", "--dir", n.dir, "--name", name, "--api", n.ip + ":0", "--listen", "/ip4/" + n.ip + "/tcp/0",
+		args := []string{"init", "--dir", n.dir, "--name", name, "--listen-api", n.ip + ":0", "--listen", "/ip4/" + n.ip + "/tcp/0",
 			"--gossip", n.ip + ":0", "--json"}
 		if seed {
 			args = append(args, "--seed")

@@ -35,7 +35,7 @@ func runGen(ctx context.Context, std *IO, args []string) error {
 	fs.StringVar(&out, "out", "", "write to this file (replaced only once complete) instead of stdout")
 	pos, err := parseFlags(fs, args, 1, 1)
 	if err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	if count <= 0 {
 		return usagef("give --count N with N > 0")

@@ -63,7 +63,7 @@ func runImport(ctx context.Context, std *IO, args []string) error {
 	fs.IntVar(&o.batch, "batch", 1000, fmt.Sprintf("records per request, 1 to %d", api.MaxBatchRecords))
 	fs.BoolVar(&o.dropOther, "drop-other-fields", false, "drop the fields the dataset does not cover (e.g. to load one generated citizen file into several datasets)")
 	fs.Usage = func() {
-		fmt.Fprint(std.Err, `usage: lienthong import DATASET FILE [flags]
+		fmt.Fprint(std.Out, `usage: lienthong import DATASET FILE [flags]
 
 Writes the records of FILE ("-" for stdin) into DATASET through the node's
 batch API. JSONL lines are {"key":"...","fields":{...}}, as gen and export
@@ -81,12 +81,11 @@ exits with 0 even if every record was refused, so check the count it prints
 
 Flags:
 `)
-		fs.SetOutput(std.Err)
-		fs.PrintDefaults()
+		printFlags(std.Out, fs)
 	}
 	pos, err := parseFlags(fs, args, 2, 2)
 	if err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	dataset, file := pos[0], pos[1]
 	if o.format == "" {

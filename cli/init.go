@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -19,17 +20,17 @@ func init() {
 }
 
 func runInit(ctx context.Context, io *IO, args []string) error {
-	fs := newFlags(io, "init", "--dir D --name N [--api HOST:PORT] [--listen MULTIADDR,...] [--json]")
+	fs := newFlags(io, "init", "--dir D --name N [--listen-api HOST:PORT] [--listen MULTIADDR,...] [--json]")
 	dir := fs.String("dir", "", "node directory to create (required)")
 	name := fs.String("name", "", "member name of the node, e.g. hcm or moh (required)")
-	apiAddr := fs.String("api", "", "HTTP API host:port (default 127.0.0.1:7070)")
+	apiAddr := listenAPIFlag(io, fs, "", "HTTP API host:port (default 127.0.0.1:7070)")
 	listen := fs.String("listen", "", "comma-separated libp2p listen multiaddrs (default /ip4/0.0.0.0/tcp/7171,/ip4/0.0.0.0/udp/7171/quic-v1)")
 	gossip := fs.String("gossip", "", "gossip host:port (default: the first TCP --listen address's host at its port + 100, so that nodes on one host do not collide; else 0.0.0.0:7946)")
 	withTLS := fs.Bool("tls", false, "serve the API over HTTPS with a new self-signed certificate (tls.crt, tls.key in --dir; clients: --ca-cert DIR/tls.crt)")
 	seed := fs.Bool("seed", false, "a seed node: votes on the federation's metadata (central office)")
 	asJSON := fs.Bool("json", false, "print the result as one JSON object")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	if *dir == "" || *name == "" {
 		return usagef("--dir and --name are required")
@@ -38,7 +39,7 @@ func runInit(ctx context.Context, io *IO, args []string) error {
 	if *seed {
 		role = "seed"
 	}
-	res, err := initNode(*dir, *name, *apiAddr, *listen, *gossip, role, *withTLS)
+	res, err := initNode(*dir, *name, apiAddr(), *listen, *gossip, role, *withTLS)
 	if err != nil {
 		return err
 	}
@@ -118,4 +119,19 @@ func gossipBeside(listen []string) string {
 		return net.JoinHostPort(ip, strconv.Itoa(port))
 	}
 	return ""
+}
+
+// listenAPIFlag defines --listen-api, the host:port the node's API listens
+// on, and --api, its deprecated old name (a client's --api is a URL). The
+// returned function gives the value after parsing, warning on --api.
+func listenAPIFlag(io *IO, fs *flag.FlagSet, def, usage string) func() string {
+	listen := fs.String("listen-api", def, usage)
+	old := fs.String("api", "", "deprecated: use --listen-api")
+	return func() string {
+		if *old == "" {
+			return *listen
+		}
+		fmt.Fprintf(io.Err, "lienthong %s: --api is deprecated here, use --listen-api (a client's --api is the API's URL)\n", fs.Name())
+		return *old
+	}
 }

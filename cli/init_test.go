@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/lienthong/lienthong/node"
@@ -43,5 +44,24 @@ func TestGossipBeside(t *testing.T) {
 			t.Fatalf("%s and %s both gossip on %s", other, name, g)
 		}
 		seen[g] = name
+	}
+}
+
+// TestInitListenAPI: init's listen address is --listen-api; the old --api
+// still works, with a warning, since a client's --api is a URL.
+func TestInitListenAPI(t *testing.T) {
+	for _, tc := range []struct{ flag, warn string }{{"--listen-api", ""}, {"--api", "--api is deprecated"}} {
+		dir := t.TempDir() + "/n"
+		code, _, stderr := runImportCLI(t, nil, "init", "--dir", dir, "--name", "n1", tc.flag, "127.0.0.2:0")
+		if code != ExitOK || (tc.warn == "") != (stderr == "") || !strings.Contains(stderr, tc.warn) {
+			t.Fatalf("init %s: exit %d, stderr %q", tc.flag, code, stderr)
+		}
+		cfg, err := node.LoadConfig(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.API.Listen != "127.0.0.2:0" {
+			t.Errorf("init %s 127.0.0.2:0: api.listen %q", tc.flag, cfg.API.Listen)
+		}
 	}
 }

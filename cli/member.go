@@ -37,7 +37,7 @@ func runMemberAdd(ctx context.Context, io *IO, args []string) error {
 	role := fs.String("role", "member", "seed or member")
 	addrs := fs.String("addr", "", "comma-separated libp2p multiaddrs where the node listens (optional: it publishes its own)")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	if *name == "" || *peerID == "" {
 		return usagef("--name and --peer-id are required")
@@ -116,7 +116,7 @@ func runMemberRemove(ctx context.Context, io *IO, args []string) error {
 	cf.register(fs)
 	pos, err := parseFlags(fs, args, 1, 1)
 	if err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	return simpleAdmin(ctx, io, cf, "DELETE", "/v1/members/"+url.PathEscape(pos[0]), nil, "member "+pos[0]+" removed")
 }
@@ -128,7 +128,7 @@ func runDatasetTransfer(ctx context.Context, io *IO, args []string) error {
 	to := fs.String("to", "", "the new owner (required)")
 	pos, err := parseFlags(fs, args, 1, 1)
 	if err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	if *to == "" {
 		return usagef("--to is required")
@@ -144,7 +144,7 @@ func runReaders(verb string) func(context.Context, *IO, []string) error {
 		cf.register(fs)
 		pos, err := parseFlags(fs, args, 2, 2)
 		if err != nil {
-			return helpRequested(fs, err)
+			return err
 		}
 		return simpleAdmin(ctx, io, cf, "POST", "/v1/datasets/"+url.PathEscape(pos[0])+"/"+verb,
 			map[string]string{"reader": pos[1]}, fmt.Sprintf("dataset %s: %s %sed", pos[0], pos[1], strings.TrimSuffix(verb, "e")))
@@ -207,7 +207,7 @@ func runSnapshotRestore(ctx context.Context, io *IO, args []string) error {
 	cf.register(fs)
 	pos, err := parseFlags(fs, args, 1, 1)
 	if err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	b, err := readInput(io, pos[0])
 	if err != nil {
@@ -222,7 +222,7 @@ func runGossipKey(ctx context.Context, io *IO, args []string) error {
 	cf.register(fs)
 	pos, err := parseFlags(fs, args, 1, 1)
 	if err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	if pos[0] != "add" && pos[0] != "use" && pos[0] != "prune" {
 		return usagef("want add, use or prune, not %q", pos[0])

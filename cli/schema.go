@@ -34,7 +34,7 @@ func runSchemaPut(ctx context.Context, io *IO, args []string) error {
 	cf.register(fs)
 	pos, err := parseFlags(fs, args, 1, 1)
 	if err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	b, err := readInput(io, pos[0])
 	if err != nil {

@@ -42,7 +42,7 @@ func runSimRun(ctx context.Context, std *IO, args []string) error {
 	fs.BoolVar(&verbose, "v", false, "print the nodes' warnings to stderr")
 	pos, err := parseFlags(fs, args, 1, 1)
 	if err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	sc, err := sim.LoadScenario(pos[0])
 	if err != nil {
@@ -83,7 +83,7 @@ func runSimSwarm(ctx context.Context, std *IO, args []string) error {
 	fs.Uint64Var(&start, "start", 1, "the first seed")
 	fs.StringVar(&report, "report", "", "write the reports of failing seeds into this directory, one subdirectory per seed")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	if seeds == 0 {
 		return usagef("--seeds 0: want at least 1")

@@ -24,7 +24,7 @@ func runStart(ctx context.Context, io *IO, args []string) error {
 	recoverSeeds := fs.String("recover-seeds", "", "comma-separated names of the surviving seeds, this one included, that make up the metadata Raft group from this start on: only after most seeds are lost for good, on each survivor once (docs/operations.md, Quorum loss)")
 	block := fs.String("block-peers", "", "comma-separated peer IDs to refuse even if admitted (a test hook that cuts links)")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	if *dir == "" {
 		return usagef("--dir is required")

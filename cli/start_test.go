@@ -34,7 +34,7 @@ func (f stuckFS) Lock(name string) (io.Closer, error) {
 func TestStartInterruptedWhileOpening(t *testing.T) {
 	dir := t.TempDir() + "/n1"
 	var out bytes.Buffer
-	if code := Main(context.Background(), []string{"init", "--dir", dir, "--name", "n1", "--api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0"}, &IO{Out: &out, Err: &out}); code != ExitOK {
+	if code := Main(context.Background(), []string{"init", "--dir", dir, "--name", "n1", "--listen-api", "127.0.0.1:0", "--listen", "/ip4/127.0.0.1/tcp/0"}, &IO{Out: &out, Err: &out}); code != ExitOK {
 		t.Fatalf("init: %d %s", code, out.String())
 	}
 	cfg, err := node.LoadConfig(dir)

@@ -22,7 +22,7 @@ func runTokenCreate(ctx context.Context, io *IO, args []string) error {
 	name := fs.String("name", "", "name of the token, e.g. prometheus or hcm-portal (required)")
 	role := fs.String("role", "", "metrics, read, write or admin (required)")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	if *name == "" || *role == "" {
 		return usagef("--name and --role are required")

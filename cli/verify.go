@@ -24,7 +24,7 @@ func runVerify(ctx context.Context, io *IO, args []string) error {
 	peer := fs.String("peer", "", "compare with this member only (default: every connected member)")
 	dataset := fs.String("dataset", "", "compare this dataset only (default: every dataset both read)")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return helpRequested(fs, err)
+		return err
 	}
 	c, err := cf.client(io)
 	if err != nil {
