@@ -66,7 +66,7 @@ func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(f
 func Main(ctx context.Context, args []string, io *IO) int {
 	var ran *command // the registered command that ran, if one did
 	root := newRoot(ctx, io, &ran)
-	root.SetArgs(args)
+	root.SetArgs(append([]string{}, args...)) // never nil: cobra would read os.Args
 	_, err := root.ExecuteC()
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return ExitOK
