@@ -64,14 +64,6 @@ func refusedByOp(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	return out
 }
 
-func total(m map[string]float64) float64 {
-	var n float64
-	for _, v := range m {
-		n += v
-	}
-	return n
-}
-
 // addMember starts one more node, a member (a Raft non-voter), admitted
 // by the first seed: a real libp2p host and Control like the seeds'.
 func (c *cluster) addMember(t *testing.T, name string) int {
