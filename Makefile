@@ -35,13 +35,22 @@ lint: $(BIN)/staticcheck ## gofmt, go vet, staticcheck
 	$(GO) vet ./...
 	$(BIN)/staticcheck ./...
 
+# A run that fails with only "context deadline exceeded" and writes no
+# failing input is Go 1.26's fuzz coordinator race (golang/go#75804, fixed
+# in Go 1.27), not a finding: it is reported as a flake, not a failure.
 fuzz: ## run every fuzz target of every package for FUZZTIME each (default 30s); reports every failure
-	@fails=""; n=0; \
+	@mkdir -p $(BIN); fails=""; flakes=""; n=0; \
 	for pkg in $$($(GO) list ./...); do \
 	  for fn in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    n=$$((n+1)); echo "== $$pkg $$fn"; \
-	    $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $${FUZZTIME:-30s} || fails="$$fails $$pkg:$$fn"; \
+	    corpus="$$($(GO) list -f '{{.Dir}}' $$pkg)/testdata/fuzz/$$fn"; before=$$(ls $$corpus 2>/dev/null | wc -l); \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$fn$$" -fuzztime $${FUZZTIME:-30s} 2>&1 | tee $(BIN)/fuzz.out; st=$${PIPESTATUS[0]}; \
+	    if [ $$st -ne 0 ]; then \
+	      if grep -q 'context deadline exceeded' $(BIN)/fuzz.out && [ "$$(ls $$corpus 2>/dev/null | wc -l)" = "$$before" ]; then \
+	        flakes="$$flakes $$pkg:$$fn"; else fails="$$fails $$pkg:$$fn"; fi; \
+	    fi; \
 	  done; done; \
+	if [ -n "$$flakes" ]; then echo "make fuzz: deadline flakes without a failing input (golang/go#75804):$$flakes"; fi; \
 	if [ -n "$$fails" ]; then echo "make fuzz: failed:$$fails (the failing inputs are in each package's testdata/fuzz)"; exit 1; fi; \
 	echo "make fuzz: $$n targets, no failure"
 
