@@ -106,8 +106,8 @@ type Config struct {
 		// before compression, in bytes.
 		SnapshotChunkBytes int `yaml:"snapshot_chunk_bytes"`
 		// Push subscribes to each source's push stream, the lower-latency
-		// path, with pull for repair; off: notification and pull only. Off
-		// by default until the simulator runs push.
+		// path, with pull for repair (the default); off: notification and
+		// pull only.
 		Push bool `yaml:"push"`
 	} `yaml:"replication"`
 
@@ -133,6 +133,7 @@ func DefaultConfig(name string) Config {
 	c.Clock.MaxAheadMillis = 60_000
 	c.Replication.Retention = 7 * 24 * time.Hour
 	c.Replication.SnapshotChunkBytes = 4 << 20
+	c.Replication.Push = true
 	return c
 }
 
@@ -306,8 +307,9 @@ replication:
   retention: {{.Replication.Retention}}
   # Size of one dataset snapshot chunk before compression, in bytes.
   snapshot_chunk_bytes: {{.Replication.SnapshotChunkBytes}}
-  # Push: subscribe to each source's stream of new ops (lower lag; pull
-  # still repairs). Off by default until the simulator runs it.
+  # Push: subscribe to each source's stream of new ops as they become
+  # durable (lower lag; anti-entropy pulls still repair). false: readers
+  # are notified and pull.
   push: {{.Replication.Push}}
 `))
 

@@ -21,15 +21,17 @@ func (s *Sim) tick(n *node, d time.Duration) {
 			return "down"
 		}
 		s.deliver(n)
+		s.checkSubs(n)
 		n.drv.Tick(s.ctx)
 		return fmt.Sprintf("awaiting=%d", n.drv.Pending())
 	})
 }
 
-// notifySoon tells n's driver of the changes that became durable after the
+// notifySoon polls the feeds n serves and tells n's driver of the changes that became durable after the
 // notification delay, gathering what changes meanwhile (as replica.Run's
 // change watcher does), so that it notifies their readers.
 func (s *Sim) notifySoon(n *node) {
+	s.wakeFeeds(n)
 	if n.notifying {
 		return
 	}

@@ -134,13 +134,14 @@ var (
 // delivered again later (duplicated, out of order).
 func (l link) Send(id uint64, p peer.ID, proto string, req []byte, maxResp int) {
 	s, a := l.s, l.n
-	drv := a.drv
+	inc := a.crashes // Send may come from NewDriver, before a.drv is set
 	b := s.byID[p]
 	answer := func(d time.Duration, resp []byte, err error) {
 		s.after(d, "answer", a, b, func() string {
-			if !a.up || a.drv != drv {
+			if !a.up || a.crashes != inc {
 				return "gone" // the requester crashed meanwhile
 			}
+			drv := a.drv
 			applied := drv.Applied()
 			drv.Answer(s.ctx, id, resp, err)
 			applied = drv.Applied() - applied

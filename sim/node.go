@@ -38,9 +38,12 @@ type node struct {
 	skew time.Duration // clock offset
 	slow float64       // latency factor, 1 when normal
 
-	cursor    uint64 // change feed position up to which the driver was told
-	notifying bool   // telling the driver of changes is scheduled
-	sent      int64  // bytes on the wire
+	cursor    uint64          // change feed position up to which the driver was told
+	notifying bool            // telling the driver of changes is scheduled
+	subs      map[uint64]*sub // the subscriptions it holds as a reader, by id
+	feeds     []*sub          // the subscriptions it serves as a source
+	waking    bool            // polling its feeds is scheduled
+	sent      int64           // bytes on the wire
 	recv      int64
 	crashes   int
 }
@@ -63,9 +66,9 @@ func (n *node) start() error {
 	}
 	n.st, n.eng, n.up = st, eng, true
 	n.rep = replica.New(replica.Config{Self: n.spec.Name, Key: n.key, Network: link{n.s, n}, Store: st, Meta: n.meta,
-		Engine: eng, Now: n.clock, Interval: n.s.sc.Network.SyncEvery.D(), Retention: n.s.sc.Network.Retention.D(),
+		Engine: eng, Now: n.clock, Push: !n.s.sc.Network.PullOnly, Interval: n.s.sc.Network.SyncEvery.D(), Retention: n.s.sc.Network.Retention.D(),
 		Logger: n.s.logger.With("node", n.spec.Name)})
-	n.cursor = st.Durable()
+	n.cursor, n.subs = st.Durable(), map[uint64]*sub{}
 	n.drv = replica.NewDriver(n.s.ctx, n.rep, link{n.s, n})
 	return nil
 }
@@ -76,6 +79,13 @@ func (n *node) crash() {
 	if !n.up {
 		return
 	}
+	for _, ss := range sortedSubs(n) {
+		n.s.closeSub(ss) // its sources stop; what is in flight to it is lost
+	}
+	for _, ss := range n.feeds {
+		ss.stop() // its readers find out at their next tick
+	}
+	n.feeds = nil
 	clone := n.fs.CrashClone(vfs.CrashCloneCfg{})
 	n.st.Close()
 	n.fs = clone

@@ -79,6 +79,9 @@ type Network struct {
 	// NotifyDelay is how long a node gathers changes before it tells its
 	// readers; zero means 1 s.
 	NotifyDelay Duration `yaml:"notify_delay"`
+	// PullOnly turns streaming replication off, as replication.push:
+	// false does at a node: notifications and pulls only.
+	PullOnly bool `yaml:"pull_only"`
 	// Retention is how long ops are kept before truncation; zero means
 	// 7 days (the node's default).
 	Retention Duration `yaml:"retention"`

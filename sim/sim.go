@@ -78,7 +78,8 @@ type Stats struct {
 	Refused    int   `json:"writes_refused"` // by the node (not the owner in its metadata, ...)
 	Pulls      int   `json:"pulls"`          // pull requests sent: each round of a pull counts
 	PullErrors int   `json:"pull_errors"`
-	Applied    int   `json:"ops_applied"` // replicated ops applied, over all nodes
+	Applied    int   `json:"ops_applied"`    // replicated ops applied, over all nodes
+	Pushed     int   `json:"batches_pushed"` // push batches delivered
 	Lost       int   `json:"messages_lost"`
 	Duplicated int   `json:"answers_duplicated"`
 	Crashes    int   `json:"crashes"`

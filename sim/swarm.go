@@ -86,6 +86,7 @@ func SwarmScenario(seed uint64) *Scenario {
 		}
 		sc.Events = append(sc.Events, e)
 	}
+	sc.Network.PullOnly = rng.IntN(4) == 0 // the node's replication.push: false, in a quarter of the seeds
 	if err := sc.defaults(); err != nil {
 		panic(fmt.Sprintf("sim: swarm seed %d made a bad scenario: %v", seed, err)) // a bug here
 	}

@@ -20,24 +20,25 @@ import (
 // source no longer holds far enough back): a pull repairs it.
 var errIncomplete = errors.New("replica: pushed batch not applied in full")
 
-// feed is the source's side of one subscription: what it sent the
-// subscriber, and what to send next. Its Next runs on the subscription's
-// goroutine only.
-type feed struct {
-	r        *Replicator
-	from     peer.ID
-	datasets []string
-	sent     map[storage.Stream]uint64 // the subscriber's heads plus what was sent
+// Feed is the source's side of one subscription: what it sent the
+// subscriber, and what to send next. One goroutine uses it: the
+// subscription's (Next) or the simulator's (Poll).
+type Feed struct {
+	r    *Replicator
+	from peer.ID
+	sent map[storage.Stream]uint64 // the subscriber's heads plus what was sent
 }
 
-// subscribe is push.Source's Subscribe: a member's subscription, with its
-// version vector. It is counted as a subscriber until ctx ends.
-func (r *Replicator) subscribe(ctx context.Context, from peer.ID, s push.Subscribe) (push.Feed, error) {
+// Subscribe opens the source's side of member from's subscription s: its
+// version vector is what the member holds. The member counts as a
+// subscriber (it gets what changes by push, not by notification) until
+// ctx ends.
+func (r *Replicator) Subscribe(ctx context.Context, from peer.ID, s push.Subscribe) (*Feed, error) {
 	m := memberOf(r.cfg.Meta.View(), from)
 	if m == nil {
 		return nil, fmt.Errorf("push from %s: not a member", from)
 	}
-	f := &feed{r: r, from: from, datasets: s.Request.Datasets, sent: map[storage.Stream]uint64{}}
+	f := &Feed{r: r, from: from, sent: map[storage.Stream]uint64{}}
 	for _, h := range s.Request.Have {
 		f.sent[storage.Stream{Dataset: h.Dataset, Origin: h.Origin}] = h.Seq
 	}
@@ -57,33 +58,47 @@ func (r *Replicator) subscribe(ctx context.Context, from peer.ID, s push.Subscri
 	return f, nil
 }
 
-// Next implements push.Feed: the durable ops beyond what was sent, read
-// and checked as for a pull answer (the read list against the metadata of
-// now), as soon as the durable position moves.
-func (f *feed) Next(ctx context.Context, keepAlive time.Duration) ([]byte, error) {
+// Poll returns the next batch: the durable ops beyond what was sent of
+// every dataset the subscriber may read in the metadata of now (so that a
+// grant made after the subscription opened streams too), read and checked
+// as for a pull answer; nil when the subscriber has all there is. It never
+// waits.
+func (f *Feed) Poll() ([]byte, error) {
 	r := f.r
+	v := r.cfg.Meta.View()
+	m := memberOf(v, f.from)
+	if m == nil {
+		return nil, fmt.Errorf("push to %s: no longer a member", f.from)
+	}
+	var readable []string
+	for _, ds := range v.Datasets() {
+		if ds.CanRead(m.Name) {
+			readable = append(readable, ds.Name)
+		}
+	}
+	resp, err := r.answer(v, m, readable, f.sent)
+	if err != nil || len(resp.Batches) == 0 && len(resp.Truncated) == 0 {
+		return nil, err
+	}
+	for _, b := range resp.Batches {
+		f.sent[storage.Stream{Dataset: b.Head.Dataset, Origin: b.Head.Origin}] = b.Head.Seq
+	}
+	out := pull.EncodeResponse(resp)
+	r.countBytes(push.ID, "sent", len(out))
+	return out, nil
+}
+
+// Next implements push.Feed: Poll, as soon as the durable position moves;
+// nil after keepAlive with nothing to send.
+func (f *Feed) Next(ctx context.Context, keepAlive time.Duration) ([]byte, error) {
 	wait, cancel := context.WithTimeout(ctx, keepAlive)
 	defer cancel()
 	for {
-		since := r.cfg.Store.Durable()
-		v := r.cfg.Meta.View()
-		m := memberOf(v, f.from)
-		if m == nil {
-			return nil, fmt.Errorf("push to %s: no longer a member", f.from)
+		since := f.r.cfg.Store.Durable() // before Poll: a change during it wakes the wait
+		if b, err := f.Poll(); b != nil || err != nil {
+			return b, err
 		}
-		resp, err := r.answer(v, m, f.datasets, f.sent)
-		if err != nil {
-			return nil, err
-		}
-		if len(resp.Batches) > 0 || len(resp.Truncated) > 0 {
-			for _, b := range resp.Batches {
-				f.sent[storage.Stream{Dataset: b.Head.Dataset, Origin: b.Head.Origin}] = b.Head.Seq
-			}
-			out := pull.EncodeResponse(resp)
-			r.countBytes(push.ID, "sent", len(out))
-			return out, nil
-		}
-		if err := r.cfg.Store.WaitDurable(wait, since); err != nil {
+		if err := f.r.cfg.Store.WaitDurable(wait, since); err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
@@ -102,7 +117,13 @@ func (r *Replicator) subscribers() []string {
 // pushSource is the push protocol's source side over r.
 func (r *Replicator) pushSource() *push.Source {
 	return &push.Source{
-		Subscribe: r.subscribe,
+		Subscribe: func(ctx context.Context, from peer.ID, s push.Subscribe) (push.Feed, error) {
+			f, err := r.Subscribe(ctx, from, s)
+			if err != nil {
+				return nil, err
+			}
+			return f, nil
+		},
 		OnReset: func(from peer.ID, err error) {
 			r.stats.pushResets.WithLabelValues("source").Inc()
 			r.cfg.Logger.Debug("push: subscription reset", "peer", from, "err", err)

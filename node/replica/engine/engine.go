@@ -140,6 +140,10 @@ type Config struct {
 	// that ops come as soon as they are durable there; pulls then only
 	// repair. False: notifications and pulls only.
 	Push bool
+	// SubscribedPullTicks: anti-entropy pulls from a member this node is
+	// subscribed to only every this many ticks, since its stream carries
+	// what changes there (the pull is the safety net); zero means 10.
+	SubscribedPullTicks int
 }
 
 // pull is a pull from one member in flight.
@@ -185,18 +189,22 @@ func New(cfg Config) *Engine {
 	if cfg.MaxBackoffTicks == 0 {
 		cfg.MaxBackoffTicks = 2
 	}
+	if cfg.SubscribedPullTicks == 0 {
+		cfg.SubscribedPullTicks = 10
+	}
 	return &Engine{cfg: cfg, conn: map[string]bool{}, pulls: map[string]*pull{}, pending: map[string]string{},
 		fails: map[string]int{}, skip: map[string]int{}, held: map[string]bool{},
 		subs: map[string]bool{}, subbers: map[string]bool{}, cool: map[string]bool{}, advanced: true}
 }
 
 // Tick advances time by one anti-entropy interval: it pulls from every
-// source, dials the members without a link, retries a deferred purge,
+// source (one subscribed to every SubscribedPullTicks), dials the members without a link, retries a deferred purge,
 // truncates every TruncateTicks and sends the notifications held back.
 func (e *Engine) Tick() {
 	e.tick++
 	for _, p := range e.sources() {
-		if e.tick > e.skip[p] && e.pulls[p] == nil {
+		streamed := e.subs[p] && e.tick%e.cfg.SubscribedPullTicks != 0
+		if e.tick > e.skip[p] && e.pulls[p] == nil && !streamed {
 			e.startPull(p) // a pull in flight goes on: only a notification makes it go again
 		}
 	}

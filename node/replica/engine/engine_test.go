@@ -25,7 +25,8 @@ import (
 //	subscribers peers=(a,b)              MsgSubscribers
 //	tick [n=N]                           N ticks
 //
-// `engine self=NAME push` holds subscriptions (Config.Push).
+// `engine self=NAME push [stream-pull=N]` holds subscriptions (Config.Push,
+// SubscribedPullTicks).
 func TestTraces(t *testing.T) {
 	datadriven.Walk(t, "testdata", func(t *testing.T, path string) {
 		var e *Engine
@@ -33,7 +34,8 @@ func TestTraces(t *testing.T) {
 			if d.Cmd == "engine" {
 				var self string
 				d.ScanArgs(t, "self", &self)
-				e = New(Config{Self: self, TruncateTicks: intArg(t, d, "truncate", 0), Push: d.HasArg("push")})
+				e = New(Config{Self: self, TruncateTicks: intArg(t, d, "truncate", 0), Push: d.HasArg("push"),
+					SubscribedPullTicks: intArg(t, d, "stream-pull", 0)})
 				return "ok"
 			}
 			if e == nil {
