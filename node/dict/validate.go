@@ -78,6 +78,7 @@ type fieldValidator struct {
 	user   *jsonschema.Schema // object: the user's schema, or nil
 	minRat *big.Rat           // decimal: f.Min, exactly
 	maxRat *big.Rat           // decimal: f.Max, exactly
+	fastF  fastField          // fast.go
 }
 
 // Compile checks t and compiles it into a Validator. t must not be modified
@@ -105,6 +106,9 @@ func Compile(t *EntityType) (*Validator, error) {
 // compileField builds and compiles the schemas of one checked field.
 func compileField(c *jsonschema.Compiler, name string, f Field) (*fieldValidator, error) {
 	fv := &fieldValidator{name: name, f: f}
+	if f.Pattern != "" && (f.Type == String || f.Type == Set) {
+		fv.fastF.pattern = regexp.MustCompile(f.Pattern) // checked by EntityType.Check
+	}
 	str := func() map[string]any {
 		s := map[string]any{"type": "string"}
 		if f.Pattern != "" {
@@ -254,6 +258,9 @@ func (v *Validator) Element(field, elem string) error {
 		return &Error{Field: field, Rule: RuleType, Message: fmt.Sprintf(
 			"field %q is a %s, not a set, so it has no elements (type)", field, fv.f.Type)}
 	}
+	if fv.fastString(elem) { // exactly the element schema's rules
+		return nil
+	}
 	if err := fv.elem.Validate(elem); err != nil {
 		return fv.mapError(err, elem, true)
 	}
@@ -334,6 +341,14 @@ func isNull(raw json.RawMessage) bool {
 
 // check validates one whole raw value of the field.
 func (fv *fieldValidator) check(raw json.RawMessage) error {
+	if fv.fast(raw) {
+		return nil
+	}
+	return fv.slowCheck(raw)
+}
+
+// slowCheck is check through the JSON Schema library.
+func (fv *fieldValidator) slowCheck(raw json.RawMessage) error {
 	val, err := decodeValue(raw)
 	if err != nil {
 		if len(trimSpace(raw)) == 0 {
