@@ -10,7 +10,7 @@ func fastTypes(t testing.TB) *Validator {
 	lo, hi := -5.0, 1e12
 	v, err := Compile(&EntityType{
 		Name: "fast", Version: 1,
-		Key:  KeySpec{Pattern: `^[0-9]+$`},
+		Key: KeySpec{Pattern: `^[0-9]+$`},
 		Fields: map[string]Field{
 			"name":    {Type: String, MinLength: &one, MaxLength: &hundred},
 			"code":    {Type: String, Pattern: `^[0-9]{2}$`},
