@@ -69,7 +69,7 @@ gobench: ## the Go benchmarks of the packages (crdt, storage, dictionary, metada
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./crdt ./storage ./node/dict
 	$(GO) test -run '^$$' -bench Propose -benchtime 300x ./node/control
 
-SWARM_SEEDS ?= 40
+SWARM_SEEDS ?= 200
 sim: build ## run every simulator scenario on its seeds (reports in bin/sim) and swarm seeds 1-SWARM_SEEDS
 	@set -e; for f in sim/scenarios/*.yaml; do \
 	  n=$$(basename $$f .yaml); echo "== sim run $$n"; \
