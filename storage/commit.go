@@ -525,8 +525,8 @@ func (tx *Txn) AppendMerge(op *crdt.Op) ([32]byte, error) {
 }
 
 func (tx *Txn) appendOp(op *crdt.Op, st *crdt.State, merge bool) ([32]byte, error) {
-	for what, v := range map[string]string{"dataset": op.Dataset, "origin": op.Origin, "entity type": op.Type, "key": op.Key} {
-		if err := checkName(what, v); err != nil {
+	for _, n := range [...][2]string{{"dataset", op.Dataset}, {"origin", op.Origin}, {"entity type", op.Type}, {"key", op.Key}} {
+		if err := checkName(n[0], n[1]); err != nil {
 			return [32]byte{}, err
 		}
 	}

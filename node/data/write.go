@@ -173,6 +173,7 @@ type fieldIntent struct {
 	add   []string
 	rm    []string
 	inc   int64
+	want  []string // a whole set value, decoded, sorted and unique
 }
 
 // Write checks w against the current metadata and schema and applies it as
@@ -309,6 +310,10 @@ func (e *Engine) check(w Write) (*intent, error) {
 		fi := fieldIntent{name: name, kind: kindOf(typ.Fields[name].Type)}
 		if !isNull(raw) {
 			fi.value = raw
+			if fi.kind == crdt.Set {
+				json.Unmarshal(raw, &fi.want) // validated; decoded here, off the committer
+				fi.want = sortUnique(fi.want)
+			}
 		}
 		in.fields = append(in.fields, fi)
 	}
@@ -550,11 +555,7 @@ func (e *Engine) fieldOp(fi fieldIntent, cur *crdt.FieldState) (crdt.FieldOp, bo
 			// Replace: add what is wanted and absent, remove what is present
 			// and unwanted; elements kept keep their dots, so an unchanged set
 			// writes nothing and leaves no tombstones.
-			var want []string
-			if fi.value != nil {
-				json.Unmarshal(fi.value, &want) // validated
-			}
-			want = sortUnique(want)
+			want := fi.want
 			var have []string
 			if cur != nil {
 				have = cur.Members()
