@@ -9,6 +9,8 @@ import (
 	"slices"
 
 	"github.com/lienthong/lienthong/crdt"
+	"github.com/lienthong/lienthong/node/dict"
+	"github.com/lienthong/lienthong/node/meta"
 	"github.com/lienthong/lienthong/storage"
 )
 
@@ -91,7 +93,7 @@ func etag(states []storage.DatasetState, buf []byte) (string, []byte) {
 // REQUIRES: it runs on the committer goroutine, inside tx.
 func (e *Engine) statesLocked(tx *storage.Txn, typ, key, own string, st *crdt.State) ([]storage.DatasetState, error) {
 	var out []storage.DatasetState
-	for _, ds := range e.cfg.Meta.View().DatasetsOf(typ) {
+	for _, ds := range e.datasetsOfLocked(typ) {
 		if !ds.HasKey(key) {
 			continue
 		}
@@ -106,6 +108,29 @@ func (e *Engine) statesLocked(tx *storage.Txn, typ, key, own string, st *crdt.St
 		out = append(out, storage.DatasetState{Dataset: ds.Name, State: o})
 	}
 	return out, nil
+}
+
+// typeIndex is View.DatasetsOf for each type asked, of one view: the write
+// path asks it for every write, and the view changes rarely.
+type typeIndex struct {
+	view   *meta.View
+	byType map[string][]*dict.Dataset
+}
+
+// datasetsOfLocked is the current view's DatasetsOf(typ), cached per view.
+//
+// REQUIRES: it runs on the committer goroutine (e.types).
+func (e *Engine) datasetsOfLocked(typ string) []*dict.Dataset {
+	v := e.cfg.Meta.View()
+	if e.types.view != v {
+		e.types = typeIndex{view: v, byType: map[string][]*dict.Dataset{}}
+	}
+	ds, ok := e.types.byType[typ]
+	if !ok {
+		ds = v.DatasetsOf(typ)
+		e.types.byType[typ] = ds
+	}
+	return ds
 }
 
 // checkPrecondition refuses w unless its conditions hold for the entity

@@ -11,6 +11,12 @@ import (
 	"github.com/lienthong/lienthong/node/data"
 )
 
+// tagged is w asking for the ETag after it.
+func tagged(w data.Write) data.Write {
+	w.WantETag = true
+	return w
+}
+
 // TestETag: an entity's ETag is the same from Get and from the write that
 // made it, stays while nothing changes, and changes with every write to any
 // of its datasets, local or replicated.
@@ -32,18 +38,21 @@ func TestETag(t *testing.T) {
 		}
 		seen[got] = what
 	}
-	step("put", mustWrite(t, e, put(idDS, keyA, identity())))
-	step("patch", mustWrite(t, e, patch(idDS, keyA, fields(`sex`, `"female"`))))
-	step("same patch again", mustWrite(t, e, patch(idDS, keyA, fields(`sex`, `"female"`))))
-	step("put in another dataset", mustWrite(t, e, put(insDS, keyA, insurance())))
-	step("counter", mustWrite(t, e, patch(insDS, keyA, fields(`clinic_visits`, `{"increment":1}`))))
-	res := mustWrite(t, e, del(insDS, keyA))
+	step("put", mustWrite(t, e, tagged(put(idDS, keyA, identity()))))
+	step("patch", mustWrite(t, e, tagged(patch(idDS, keyA, fields(`sex`, `"female"`)))))
+	step("same patch again", mustWrite(t, e, tagged(patch(idDS, keyA, fields(`sex`, `"female"`)))))
+	step("put in another dataset", mustWrite(t, e, tagged(put(insDS, keyA, insurance()))))
+	step("counter", mustWrite(t, e, tagged(patch(insDS, keyA, fields(`clinic_visits`, `{"increment":1}`)))))
+	res := mustWrite(t, e, tagged(del(insDS, keyA)))
 	step("delete in one dataset", res)
 	if res.ETag == "" {
 		t.Fatal("the entity still exists in population.identity, but its ETag is empty")
 	}
-	if res := mustWrite(t, e, del(idDS, keyA)); res.ETag != "" {
+	if res := mustWrite(t, e, tagged(del(idDS, keyA))); res.ETag != "" {
 		t.Fatalf("deleted everywhere: ETag %q, want none", res.ETag)
+	}
+	if res := mustWrite(t, e, put(idDS, keyB, identity())); res.ETag != "" {
+		t.Fatalf("a write that did not ask for its ETag answered %q", res.ETag)
 	}
 }
 
@@ -53,7 +62,7 @@ func TestETag(t *testing.T) {
 func TestETagAfterReplicatedOp(t *testing.T) {
 	env := newTestEngine(t)
 	ctx := context.Background()
-	before := mustWrite(t, env.eng, put(insDS, keyA, insurance())).ETag
+	before := mustWrite(t, env.eng, tagged(put(insDS, keyA, insurance()))).ETag
 	op := &crdt.Op{Dataset: idDS, Origin: self, Seq: 1, Epoch: 1, MetaIndex: env.meta.View().Index,
 		Time: crdt.Timestamp{WallMillis: env.clock.now()}, Type: citizen, Key: keyA, Replace: true,
 		Fields: []crdt.FieldOp{{Name: "full_name", Kind: crdt.Register, Value: []byte(`"Lê Văn C"`)}}}
@@ -79,8 +88,8 @@ func TestConditionalWrites(t *testing.T) {
 		w.IfMatch, w.IfNoneMatch = ifMatch, ifNoneMatch
 		return w
 	}
-	first := mustWrite(t, e, put(idDS, keyA, identity())).ETag
-	second := mustWrite(t, e, patch(idDS, keyA, fields(`sex`, `"female"`))).ETag
+	first := mustWrite(t, e, tagged(put(idDS, keyA, identity()))).ETag
+	second := mustWrite(t, e, tagged(patch(idDS, keyA, fields(`sex`, `"female"`)))).ETag
 
 	tests := []struct {
 		name    string
@@ -114,16 +123,16 @@ func TestConditionalWrites(t *testing.T) {
 		})
 	}
 
-	third := mustWrite(t, e, cond(patch(idDS, keyA, fields(`sex`, `"male"`)), []string{"other", second}, nil)).ETag
+	third := mustWrite(t, e, tagged(cond(patch(idDS, keyA, fields(`sex`, `"male"`)), []string{"other", second}, nil))).ETag
 	if third == second || third != mustGet(t, e, citizen, keyA).ETag {
 		t.Fatalf("write on the current ETag answered %q (before %q, Get %q)", third, second, mustGet(t, e, citizen, keyA).ETag)
 	}
-	mustWrite(t, e, cond(patch(idDS, keyA, fields(`sex`, `"female"`)), []string{data.AnyTag}, nil))
-	res := mustWrite(t, e, cond(put(idDS, keyB, identity()), nil, []string{data.AnyTag}))
+	mustWrite(t, e, tagged(cond(patch(idDS, keyA, fields(`sex`, `"female"`)), []string{data.AnyTag}, nil)))
+	res := mustWrite(t, e, tagged(cond(put(idDS, keyB, identity()), nil, []string{data.AnyTag})))
 	if !res.Created || res.ETag == "" {
 		t.Fatalf("create-only put: %+v", res)
 	}
-	if res := mustWrite(t, e, cond(del(idDS, keyB), []string{res.ETag}, nil)); res.ETag != "" {
+	if res := mustWrite(t, e, tagged(cond(del(idDS, keyB), []string{res.ETag}, nil))); res.ETag != "" {
 		t.Fatalf("conditional delete: ETag %q after, want none", res.ETag)
 	}
 }
@@ -134,7 +143,7 @@ func TestConditionalBatch(t *testing.T) {
 	env := newTestEngine(t)
 	e := env.eng
 	ctx := context.Background()
-	tag := mustWrite(t, e, put(idDS, keyA, identity())).ETag
+	tag := mustWrite(t, e, tagged(put(idDS, keyA, identity()))).ETag
 	ws := []data.Write{
 		patch(idDS, keyA, fields(`sex`, `"female"`)),
 		patch(idDS, keyA, fields(`sex`, `"male"`)), // the same ETag: the first write changed it
@@ -167,7 +176,7 @@ func TestConcurrentIfMatch(t *testing.T) {
 	env := newTestEngine(t)
 	e := env.eng
 	ctx := context.Background()
-	tag := mustWrite(t, e, put(insDS, keyA, insurance(`clinic_visits`, `0`))).ETag
+	tag := mustWrite(t, e, tagged(put(insDS, keyA, insurance(`clinic_visits`, `0`)))).ETag
 	for round := range rounds {
 		start := make(chan struct{})
 		var wg sync.WaitGroup
@@ -177,7 +186,7 @@ func TestConcurrentIfMatch(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				w := patch(insDS, keyA, fields(`clinic_visits`, `{"increment":1}`))
+				w := tagged(patch(insDS, keyA, fields(`clinic_visits`, `{"increment":1}`)))
 				w.IfMatch = []string{tag}
 				<-start
 				results[g], errs[g] = e.Write(ctx, w)

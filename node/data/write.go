@@ -72,10 +72,11 @@ type Config struct {
 // use; writes are serialised by the store's committer.
 type Engine struct {
 	cfg Config
-	// clock and scratch are touched only inside store Update functions,
+	// clock, scratch and types are touched only inside store Update functions,
 	// which run one at a time on the committer goroutine.
 	clock   *crdt.Clock
 	scratch []byte
+	types   typeIndex            // likewise
 	held    atomic.Pointer[hold] // nil when writes are not held
 }
 
@@ -151,6 +152,10 @@ type Write struct {
 	// entity exists at this node and its ETag is one of these tags or one of
 	// them is AnyTag: a put with AnyTag only creates.
 	IfNoneMatch []string
+	// WantETag sets Result.ETag. It costs, on the committer, a read of the
+	// entity's state in every other dataset of its type and a hash of its
+	// states.
+	WantETag bool
 }
 
 // Result says where a write landed.
@@ -165,7 +170,7 @@ type Result struct {
 	// hold (the API answers 201).
 	Created bool `json:"-"`
 	// ETag is the entity's ETag after the write ("" when it no longer
-	// exists at this node). Only Write sets it, not WriteBatch.
+	// exists at this node), if Write.WantETag asked for it.
 	ETag string `json:"-"`
 }
 
@@ -176,7 +181,6 @@ type intent struct {
 	typ    *meta.Type
 	index  uint64
 	fields []fieldIntent // sorted by name
-	etag   bool          // compute the ETag after the write (Result.ETag)
 }
 
 type fieldIntent struct {
@@ -196,7 +200,6 @@ func (e *Engine) Write(ctx context.Context, w Write) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	in.etag = true
 	var res Result
 	err = e.cfg.Store.Update(ctx, func(tx *storage.Txn) error {
 		var err error
@@ -422,7 +425,7 @@ func (e *Engine) apply(tx *storage.Txn, in *intent) (Result, error) {
 		return Result{}, err
 	}
 	var states []storage.DatasetState // every dataset's state of the entity, for its ETag
-	if conditional := len(in.w.IfMatch) > 0 || len(in.w.IfNoneMatch) > 0; conditional || in.etag {
+	if conditional := len(in.w.IfMatch) > 0 || len(in.w.IfNoneMatch) > 0; conditional || in.w.WantETag {
 		if states, err = e.statesLocked(tx, typ, key, ds.Name, st); err != nil {
 			return Result{}, err
 		}
@@ -462,7 +465,7 @@ func (e *Engine) apply(tx *storage.Txn, in *intent) (Result, error) {
 		return Result{}, err
 	}
 	res := Result{Dataset: ds.Name, Key: key, Origin: op.Origin, Seq: op.Seq, Time: op.Time, MetaIndex: op.MetaIndex, Created: created}
-	if in.etag {
+	if in.w.WantETag {
 		// states holds st, which now has op applied.
 		res.ETag, e.scratch = etag(states, e.scratch)
 	}
