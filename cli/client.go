@@ -149,30 +149,40 @@ func (e *APIError) Error() string {
 // do sends a request with a JSON body (nil for none) and decodes the JSON
 // answer into out (nil to discard).
 func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	_, err := c.doWith(ctx, method, path, nil, body, out)
+	return err
+}
+
+// doWith is do with the request headers h (nil for none); it returns the
+// answer's headers.
+func (c *Client) doWith(ctx context.Context, method, path string, h http.Header, body, out any) (http.Header, error) {
 	var rd io.Reader
 	if body != nil {
 		b, ok := body.([]byte)
 		if !ok {
 			var err error
 			if b, err = json.Marshal(body); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		rd = bytes.NewReader(b)
 	}
-	resp, err := c.send(ctx, method, path, rd, "")
+	if h == nil {
+		h = http.Header{}
+	}
+	resp, err := c.sendWith(ctx, method, path, rd, h)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	if out == nil {
 		_, err = io.Copy(io.Discard, resp.Body)
-		return err
+		return resp.Header, err
 	}
 	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-		return fmt.Errorf("%s %s: undecodable answer: %w", method, path, err)
+		return nil, fmt.Errorf("%s %s: undecodable answer: %w", method, path, err)
 	}
-	return nil
+	return resp.Header, nil
 }
 
 // send performs a request and turns error statuses into *APIError.

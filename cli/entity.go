@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	stdio "io"
+	"net/http"
 	"net/url"
 	"sort"
 	"strings"
@@ -29,11 +31,39 @@ func entityPath(dataset, key string) string {
 	return "/v1/datasets/" + url.PathEscape(dataset) + "/entities/" + url.PathEscape(key)
 }
 
+// ifMatchFlag registers --if-match on fs: the If-Match of a write.
+func ifMatchFlag(fs *flag.FlagSet) *string {
+	return fs.String("if-match", "", "write only if the entity's ETag (lienthong get shows it) is still this, else exit 3 (precondition_failed): read it again and retry; * writes only if the entity exists")
+}
+
+// ifMatchHeader is the If-Match header of --if-match: an ETag as get
+// prints it, quoted or not, or *.
+func ifMatchHeader(v string) http.Header {
+	h := http.Header{}
+	switch {
+	case v == "":
+	case v == "*" || strings.HasPrefix(v, `"`) || strings.HasPrefix(v, `W/"`):
+		h.Set("If-Match", v)
+	default:
+		h.Set("If-Match", `"`+v+`"`)
+	}
+	return h
+}
+
+// withETag adds the answer's ETag to a write's JSON answer, as "etag".
+func withETag(res map[string]any, h http.Header) map[string]any {
+	if tag := h.Get("ETag"); tag != "" {
+		res["etag"] = tag
+	}
+	return res
+}
+
 func runWrite(name, method string) func(context.Context, *IO, []string) error {
 	return func(ctx context.Context, io *IO, args []string) error {
 		var cf clientFlags
-		fs := newFlags(io, name, "DATASET KEY JSON|@FILE|-")
+		fs := newFlags(io, name, "DATASET KEY JSON|@FILE|- [--if-match ETAG]")
 		cf.register(fs)
+		ifMatch := ifMatchFlag(fs)
 		pos, err := parseFlags(fs, args, 3, 3)
 		if err != nil {
 			return err
@@ -56,28 +86,38 @@ func runWrite(name, method string) func(context.Context, *IO, []string) error {
 			return err
 		}
 		var res map[string]any
-		if err := c.do(ctx, method, entityPath(pos[0], pos[1]), body, &res); err != nil {
+		h, err := c.doWith(ctx, method, entityPath(pos[0], pos[1]), ifMatchHeader(*ifMatch), body, &res)
+		if err != nil {
 			return err
 		}
 		if cf.json {
-			return printJSON(io.Out, res)
+			return printJSON(io.Out, withETag(res, h))
 		}
-		fmt.Fprintf(io.Out, "%s %s: %s/%s seq %v\n", pos[0], pos[1], res["dataset"], res["origin"], res["seq"])
+		fmt.Fprintf(io.Out, "%s %s: %s/%s seq %v etag %s\n", pos[0], pos[1], res["dataset"], res["origin"], res["seq"], h.Get("ETag"))
 		return nil
 	}
 }
 
 func runDelete(ctx context.Context, io *IO, args []string) error {
-	c, cf, pos, err := clientCommand(io, "delete", "DATASET KEY", args, 2, 2)
+	var cf clientFlags
+	fs := newFlags(io, "delete", "DATASET KEY [--if-match ETAG]")
+	cf.register(fs)
+	ifMatch := ifMatchFlag(fs)
+	pos, err := parseFlags(fs, args, 2, 2)
+	if err != nil {
+		return err
+	}
+	c, err := cf.client(io)
 	if err != nil {
 		return err
 	}
 	var res map[string]any
-	if err := c.do(ctx, "DELETE", entityPath(pos[0], pos[1]), nil, &res); err != nil {
+	h, err := c.doWith(ctx, "DELETE", entityPath(pos[0], pos[1]), ifMatchHeader(*ifMatch), nil, &res)
+	if err != nil {
 		return err
 	}
 	if cf.json {
-		return printJSON(io.Out, res)
+		return printJSON(io.Out, withETag(res, h))
 	}
 	fmt.Fprintf(io.Out, "deleted %s from %s (seq %v)\n", pos[1], pos[0], res["seq"])
 	return nil
@@ -106,14 +146,17 @@ func runGet(ctx context.Context, io *IO, args []string) error {
 		Fields     map[string]json.RawMessage `json:"fields"`
 		Datasets   []string                   `json:"datasets"`
 		Provenance map[string]map[string]any  `json:"provenance,omitempty"`
+		ETag       string                     `json:"etag,omitempty"` // from the ETag header
 	}
-	if err := c.do(ctx, "GET", path, nil, &ent); err != nil {
+	h, err := c.doWith(ctx, "GET", path, nil, nil, &ent)
+	if err != nil {
 		return err
 	}
+	ent.ETag = h.Get("ETag")
 	if cf.json {
 		return printJSON(io.Out, ent)
 	}
-	fmt.Fprintf(io.Out, "%s %s (datasets: %s)\n", ent.Type, ent.Key, strings.Join(ent.Datasets, ", "))
+	fmt.Fprintf(io.Out, "%s %s (datasets: %s) etag %s\n", ent.Type, ent.Key, strings.Join(ent.Datasets, ", "), ent.ETag)
 	names := make([]string, 0, len(ent.Fields))
 	for n := range ent.Fields {
 		names = append(names, n)

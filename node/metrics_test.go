@@ -98,6 +98,9 @@ func TestLagMetricGrowsWithReaderStopped(t *testing.T) {
 		ops, ok := metric("lienthong_replica_lag_ops", "peer", "moh", "dataset", "population.identity")
 		return ok && ops == 0
 	})
+	if n, ok := metricValue(t, moh, "lienthong_replica_apply_duration_seconds"); !ok || n == 0 {
+		t.Fatalf("moh applied hcm's ops but timed %v batches (registered: %v)", n, ok)
+	}
 	moh.Close()
 	write(20, 70)
 	if ops, _ := metric("lienthong_replica_lag_ops", "peer", "moh", "dataset", "population.identity"); ops != 50 {
@@ -117,7 +120,8 @@ func TestLagMetricGrowsWithReaderStopped(t *testing.T) {
 }
 
 // metricValue is the value of the first series of name in n's registry
-// whose labels include the name-value pairs in labels.
+// whose labels include the name-value pairs in labels (for a histogram, its
+// count of observations).
 func metricValue(t *testing.T, n *Node, name string, labels ...string) (float64, bool) {
 	t.Helper()
 	mfs, err := n.registry.Gather()
@@ -139,7 +143,7 @@ func metricValue(t *testing.T, n *Node, name string, labels ...string) (float64,
 					continue next
 				}
 			}
-			return m.GetGauge().GetValue() + m.GetCounter().GetValue(), true
+			return m.GetGauge().GetValue() + m.GetCounter().GetValue() + float64(m.GetHistogram().GetSampleCount()), true
 		}
 	}
 	return 0, false

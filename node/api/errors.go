@@ -70,6 +70,9 @@ func classify(err error) (int, ErrorDetail) {
 	case errors.Is(err, data.ErrNotFound), errors.Is(err, meta.ErrNotFound):
 		d.Code = "not_found"
 		return http.StatusNotFound, d
+	case errors.Is(err, data.ErrPrecondition):
+		d.Code = "precondition_failed"
+		return http.StatusPreconditionFailed, d
 	case errors.Is(err, data.ErrNotOwner):
 		d.Code = "not_owner"
 		return http.StatusForbidden, d
@@ -112,6 +115,10 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var held *data.HeldError
 	if errors.As(err, &held) {
 		w.Header().Set("Retry-After", strconv.Itoa(int((held.RetryAfter+time.Second-1)/time.Second)))
+	}
+	var pre *data.PreconditionError
+	if errors.As(err, &pre) && pre.Current != "" && !errors.As(err, new(*data.BatchError)) {
+		w.Header().Set("ETag", quoteETag(pre.Current))
 	}
 	if status >= 500 && status != http.StatusServiceUnavailable {
 		s.cfg.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)

@@ -51,17 +51,31 @@ func decodeBody(r *http.Request, v any, strict bool) error {
 
 func (s *server) write(mode data.Mode) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		wr := data.Write{Dataset: r.PathValue("dataset"), Key: r.PathValue("key"), Mode: mode}
+		wr := data.Write{Dataset: r.PathValue("dataset"), Key: r.PathValue("key"), Mode: mode, WantETag: true}
+		var err error
+		if wr.IfMatch, err = parseETags("If-Match", r.Header.Values("If-Match"), false); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if wr.IfNoneMatch, err = parseETags("If-None-Match", r.Header.Values("If-None-Match"), true); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 		if mode != data.Delete {
 			if err := decodeFields(r, &wr.Fields); err != nil {
 				s.fail(w, r, err)
 				return
 			}
 		}
+		start := time.Now()
 		res, err := s.cfg.Engine.Write(r.Context(), wr)
 		if err != nil {
 			s.fail(w, r, err)
 			return
+		}
+		s.writeDuration.WithLabelValues(mode.String()).Observe(time.Since(start).Seconds())
+		if res.ETag != "" {
+			w.Header().Set("ETag", quoteETag(res.ETag))
 		}
 		writeJSON(w, createdOr200(res.Created), res)
 	}
@@ -102,6 +116,10 @@ type BatchRequest struct {
 type BatchRecord struct {
 	Key    string                     `json:"key"`
 	Fields map[string]json.RawMessage `json:"fields"`
+	// IfMatch makes the record's write conditional, as the If-Match header
+	// does a single write's: "*" or the quoted ETag of a read. A record
+	// whose condition fails is refused with precondition_failed.
+	IfMatch string `json:"if_match,omitempty"`
 }
 
 // BatchResponse is the answer to a batch write.
@@ -138,12 +156,22 @@ func (s *server) batch(w http.ResponseWriter, r *http.Request) {
 	ws := make([]data.Write, len(req.Records))
 	for i, rec := range req.Records {
 		ws[i] = data.Write{Dataset: r.PathValue("dataset"), Key: rec.Key, Mode: mode, Fields: rec.Fields}
+		if rec.IfMatch == "" {
+			continue
+		}
+		var err error
+		if ws[i].IfMatch, err = parseETags(fmt.Sprintf("records[%d].if_match", i), []string{rec.IfMatch}, false); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
+	start := time.Now()
 	res, rejects, err := s.cfg.Engine.WriteBatch(r.Context(), ws, req.Partial)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	s.writeDuration.WithLabelValues("batch").Observe(time.Since(start).Seconds())
 	out := BatchResponse{Written: len(res)}
 	for _, rj := range rejects {
 		_, d := classify(rj.Err)
@@ -179,6 +207,7 @@ func (s *server) getEntity(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	w.Header().Set("ETag", quoteETag(ent.ETag))
 	writeJSON(w, http.StatusOK, ent)
 }
 

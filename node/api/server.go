@@ -59,6 +59,9 @@ type server struct {
 	cfg      Config
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
+	// writeDuration times local writes from the decoded request to their
+	// durable commit, by mode.
+	writeDuration *prometheus.HistogramVec
 }
 
 // New returns the API handler. It is safe for concurrent use.
@@ -91,8 +94,13 @@ func newMux(cfg Config) (*http.ServeMux, []string) {
 			Name: "lienthong_api_request_duration_seconds", Help: "API request latency by route.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}, []string{"route"}),
+		writeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "lienthong_write_duration_seconds",
+			Help:    "Local writes accepted, from the decoded request to their durable commit (schema checks, the wait for the committer, the fsync), by mode: put, patch, delete, or batch for a whole batch.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}, []string{"mode"}),
 	}
-	cfg.Registry.MustRegister(s.requests, s.latency)
+	cfg.Registry.MustRegister(s.requests, s.latency, s.writeDuration)
 
 	mux := http.NewServeMux()
 	var patterns []string

@@ -20,6 +20,9 @@ type Entity struct {
 	Fields     map[string]json.RawMessage `json:"fields"`
 	Datasets   []string                   `json:"datasets"`
 	Provenance map[string]Provenance      `json:"provenance,omitempty"`
+	// ETag identifies this version of the entity at this node (see etag);
+	// Get sets it, List does not.
+	ETag string `json:"-"`
 }
 
 // Provenance says where a field's value came from.
@@ -31,8 +34,8 @@ type Provenance struct {
 	HLC     string `json:"hlc,omitempty"`  // wall milliseconds . logical
 }
 
-// Get returns the merged entity (typ, key), or ErrNotFound when no dataset
-// holds it.
+// Get returns the merged entity (typ, key) with its ETag, or ErrNotFound
+// when no dataset holds it.
 func (e *Engine) Get(typ, key string, provenance bool) (*Entity, error) {
 	states, err := e.cfg.Store.Entity(typ, key)
 	if err != nil {
@@ -42,6 +45,7 @@ func (e *Engine) Get(typ, key string, provenance bool) (*Entity, error) {
 	if ent == nil {
 		return nil, fmt.Errorf("%w: no %s with key %q", ErrNotFound, typ, key)
 	}
+	ent.ETag, _ = etag(states, nil)
 	return ent, nil
 }
 

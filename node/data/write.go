@@ -72,10 +72,11 @@ type Config struct {
 // use; writes are serialised by the store's committer.
 type Engine struct {
 	cfg Config
-	// clock and scratch are touched only inside store Update functions,
+	// clock, scratch and types are touched only inside store Update functions,
 	// which run one at a time on the committer goroutine.
 	clock   *crdt.Clock
 	scratch []byte
+	types   typeIndex            // likewise
 	held    atomic.Pointer[hold] // nil when writes are not held
 }
 
@@ -141,6 +142,20 @@ type Write struct {
 	Key     string
 	Mode    Mode
 	Fields  map[string]json.RawMessage // Put and Patch
+	// IfMatch, if not empty, makes the write conditional: it is refused
+	// with a *PreconditionError unless the entity exists at this node and
+	// its ETag (Entity.ETag) is one of these tags, or one of them is AnyTag.
+	// The comparison is strong: a weak tag ("W/…") matches nothing. The
+	// check runs on the committer, atomically with the write.
+	IfMatch []string
+	// IfNoneMatch, if not empty, refuses the write, the same way, when the
+	// entity exists at this node and its ETag is one of these tags or one of
+	// them is AnyTag: a put with AnyTag only creates.
+	IfNoneMatch []string
+	// WantETag sets Result.ETag. It costs, on the committer, a read of the
+	// entity's state in every other dataset of its type and a hash of its
+	// states.
+	WantETag bool
 }
 
 // Result says where a write landed.
@@ -154,6 +169,9 @@ type Result struct {
 	// Created is true for a put that made an entity the dataset did not
 	// hold (the API answers 201).
 	Created bool `json:"-"`
+	// ETag is the entity's ETag after the write ("" when it no longer
+	// exists at this node), if Write.WantETag asked for it.
+	ETag string `json:"-"`
 }
 
 // intent is a checked write, ready to become an op against the current state.
@@ -196,7 +214,9 @@ func (e *Engine) Write(ctx context.Context, w Write) (Result, error) {
 // unless partial, the first invalid one fails the whole batch and its index is
 // reported in a *BatchError, with nothing written. With partial, valid writes
 // are applied and the invalid ones listed. A write refused only against the
-// entity's state (the delete of a missing entity) counts as invalid too.
+// entity's state (the delete of a missing entity, a precondition that does
+// not hold) counts as invalid too. Each write's conditions are checked
+// against the entity as the writes before it in the batch left it.
 func (e *Engine) WriteBatch(ctx context.Context, ws []Write, partial bool) ([]Result, []BatchError, error) {
 	ins := make([]*intent, 0, len(ws))
 	pos := make([]int, 0, len(ws)) // pos[j] is the index in ws of ins[j]
@@ -214,7 +234,7 @@ func (e *Engine) WriteBatch(ctx context.Context, ws []Write, partial bool) ([]Re
 		pos = append(pos, i)
 	}
 	results := make([]Result, 0, len(ins))
-	var late []BatchError // writes refused against the state (delete of a missing entity, owner changed)
+	var late []BatchError // writes refused against the state (delete of a missing entity, owner changed, precondition)
 	err := e.cfg.Store.Update(ctx, func(tx *storage.Txn) error {
 		results, late = results[:0], late[:0]
 		for j, in := range ins {
@@ -225,7 +245,7 @@ func (e *Engine) WriteBatch(ctx context.Context, ws []Write, partial bool) ([]Re
 				if !partial {
 					return &BatchError{Index: pos[j], Err: err}
 				}
-				if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrNotOwner) && !errors.Is(err, ErrInvalid) {
+				if !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrNotOwner) && !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrPrecondition) {
 					return fmt.Errorf("key %s: %w", in.w.Key, err)
 				}
 				late = append(late, BatchError{Index: pos[j], Err: err})
@@ -409,6 +429,19 @@ func (e *Engine) apply(tx *storage.Txn, in *intent) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	var states []storage.DatasetState // every dataset's state of the entity, for its ETag
+	if conditional := len(in.w.IfMatch) > 0 || len(in.w.IfNoneMatch) > 0; conditional || in.w.WantETag {
+		if states, err = e.statesLocked(tx, typ, key, ds.Name, st); err != nil {
+			return Result{}, err
+		}
+		if conditional {
+			var cur string
+			cur, e.scratch = etag(states, e.scratch)
+			if err := checkPrecondition(in.w, typ, cur); err != nil {
+				return Result{}, err
+			}
+		}
+	}
 	if in.w.Mode == Delete && !st.Exists() {
 		return Result{}, fmt.Errorf("%w: %s has no entity %q", ErrNotFound, ds.Name, key)
 	}
@@ -436,7 +469,12 @@ func (e *Engine) apply(tx *storage.Txn, in *intent) (Result, error) {
 	if _, err := tx.Append(op, st); err != nil {
 		return Result{}, err
 	}
-	return Result{Dataset: ds.Name, Key: key, Origin: op.Origin, Seq: op.Seq, Time: op.Time, MetaIndex: op.MetaIndex, Created: created}, nil
+	res := Result{Dataset: ds.Name, Key: key, Origin: op.Origin, Seq: op.Seq, Time: op.Time, MetaIndex: op.MetaIndex, Created: created}
+	if in.w.WantETag {
+		// states holds st, which now has op applied.
+		res.ETag, e.scratch = etag(states, e.scratch)
+	}
+	return res, nil
 }
 
 // checkLimits refuses an op, or the state it makes, beyond the limits of

@@ -147,6 +147,7 @@ type metrics struct {
 
 	subscriptions prometheus.Gauge
 	pushResets    *prometheus.CounterVec
+	applyDuration prometheus.Histogram
 }
 
 // New returns a replicator; it serves nothing until a driver routes
@@ -206,10 +207,13 @@ func New(cfg Config) *Replicator {
 		pushResets: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lienthong_replica_push_resets_total",
 			Help: "Push streams reset on an error, a gap, a malformed or oversized frame or a broken window, by side (source, reader); the reader repairs by pull and subscribes again."},
 			[]string{"side"}),
+		applyDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lienthong_replica_apply_duration_seconds",
+			Help:    "Time to verify and apply one received batch of a stream (pulled or pushed) that brought new ops, to its durable commit.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 	}
 	if cfg.Registerer != nil {
 		cfg.Registerer.MustRegister(r.stats.applied, r.stats.rejected, r.stats.bytes, r.stats.forks,
-			r.stats.truncated, r.stats.chunks, r.stats.snapshots, r.stats.subscriptions, r.stats.pushResets, lagCollector{r})
+			r.stats.truncated, r.stats.chunks, r.stats.snapshots, r.stats.subscriptions, r.stats.pushResets, r.stats.applyDuration, lagCollector{r})
 	}
 	return r
 }

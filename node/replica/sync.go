@@ -275,6 +275,7 @@ func (r *Replicator) applyDecoded(ctx context.Context, p peer.ID, res pull.Respo
 
 // apply verifies one batch and applies the ops this node lacks.
 func (r *Replicator) apply(ctx context.Context, from peer.ID, b pull.Batch, heads map[storage.Stream]storage.Head) (int, error) {
+	start := r.cfg.Now()
 	st := storage.Stream{Dataset: b.Head.Dataset, Origin: b.Head.Origin}
 	if r.isQuarantined(from, st) || r.isFrozen(st) {
 		return 0, nil
@@ -360,6 +361,7 @@ func (r *Replicator) apply(ctx context.Context, from peer.ID, b pull.Batch, head
 		return 0, err
 	}
 	r.stats.applied.WithLabelValues(st.Dataset).Add(float64(len(ops)))
+	r.stats.applyDuration.Observe(r.cfg.Now().Sub(start).Seconds())
 	return len(ops), nil
 }
 
