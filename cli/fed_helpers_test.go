@@ -95,7 +95,7 @@ func newFedClusterOn(t *testing.T, seeds, members []string, ips map[string]strin
 		specs = append(specs, s)
 	}
 	f, err := fed.Launch(context.Background(), fed.Config{Bin: lienthongBinary(t), Dir: t.TempDir(),
-		Flags: []string{"--fast-timers", "--log-level", "info"}}, specs)
+		Flags: []string{"--fast-timers", "--log-level", "info"}, Progress: t.Logf}, specs)
 	if f != nil {
 		for _, fn := range f.Nodes {
 			ip := "127.0.0.1"

@@ -42,6 +42,14 @@ type Config struct {
 	// Detach gives every node process its own session, so that it outlives
 	// the launcher (the demo).
 	Detach bool
+	// Progress, if not nil, is told of each step of Launch.
+	Progress func(format string, args ...any)
+}
+
+func (c *Config) say(format string, args ...any) {
+	if c.Progress != nil {
+		c.Progress(format, args...)
+	}
 }
 
 // Node is one node of a federation. Its methods may be called from any
@@ -113,9 +121,9 @@ func or(s, def string) string {
 
 // Launch initialises the nodes of specs (the first a seed) and starts the
 // federation: the first seed with --bootstrap, waiting until it leads and
-// has admitted itself; then it admits every other node through the first
-// seed's API and starts it with --join. It does not wait for voters or
-// gossip. On error the nodes it started are killed.
+// has admitted itself; then, one after the other, it admits every other
+// node through the first seed's API and starts it with --join. It does not
+// wait for voters or gossip. On error the nodes it started are killed.
 func Launch(ctx context.Context, cfg Config, specs []Spec) (_ *Federation, err error) {
 	if len(specs) == 0 || !specs[0].Seed {
 		return nil, errors.New("fed: the first node must be a seed")
@@ -130,6 +138,7 @@ func Launch(ctx context.Context, cfg Config, specs []Spec) (_ *Federation, err e
 		}
 	}()
 	first := f.Nodes[0]
+	cfg.say("starting %s, the seed that creates the federation", first.Name)
 	if err := first.Start(ctx, "--bootstrap"); err != nil {
 		return f, err
 	}
@@ -147,10 +156,8 @@ func Launch(ctx context.Context, cfg Config, specs []Spec) (_ *Federation, err e
 		if err := first.Call(ctx, "PUT", "/v1/members/"+n.Name, map[string]string{"role": role, "peer_id": n.PeerID}, nil); err != nil {
 			return f, fmt.Errorf("fed: admit %s: %w", n.Name, err)
 		}
-	}
-	join := first.P2P()
-	for _, n := range f.Nodes[1:] {
-		if err := n.Start(ctx, "--join", join); err != nil {
+		cfg.say("admitted %s; starting it", n.Name)
+		if err := n.Start(ctx, "--join", first.P2P()); err != nil {
 			return f, err
 		}
 	}
