@@ -143,7 +143,13 @@ func (c *fedCluster) kill(name string) { c.nodes[name].kill() }
 
 // restart starts a stopped node again from its directory (it remembers that
 // it is federated: no --bootstrap or --join).
-func (c *fedCluster) restart(name string) { c.t.Helper(); c.start(name) }
+func (c *fedCluster) restart(name string) {
+	c.t.Helper()
+	n := c.nodes[name]
+	if err := n.Restart(context.Background(), 10*time.Second); err != nil {
+		c.t.Fatalf("%v:\n%s", err, tail(n.log, 30))
+	}
+}
 
 func tail(path string, lines int) string {
 	b, err := os.ReadFile(path)

@@ -91,8 +91,9 @@ func (f *Federation) Kill() {
 	}
 }
 
-// Init initialises a node for each spec under cfg.Dir, without starting any.
-func Init(cfg Config, specs []Spec) (*Federation, error) {
+// initNodes initialises a node for each spec under cfg.Dir, without
+// starting any.
+func initNodes(cfg Config, specs []Spec) (*Federation, error) {
 	f := &Federation{}
 	c := cfg
 	for _, s := range specs {
@@ -128,7 +129,7 @@ func Launch(ctx context.Context, cfg Config, specs []Spec) (_ *Federation, err e
 	if len(specs) == 0 || !specs[0].Seed {
 		return nil, errors.New("fed: the first node must be a seed")
 	}
-	f, err := Init(cfg, specs)
+	f, err := initNodes(cfg, specs)
 	if err != nil {
 		return nil, err
 	}
