@@ -27,6 +27,9 @@ var ErrExitedAtStart = errors.New("fed: node exited at start")
 // addresses and answer on its API.
 const StartTimeout = 60 * time.Second
 
+// client is the launcher's HTTP client: no request of it may hang a wait.
+var client = &http.Client{Timeout: 10 * time.Second}
+
 // Process is a running node process. Its methods may be called from any
 // goroutine.
 type Process struct {
@@ -62,7 +65,7 @@ func Run(ctx context.Context, bin, dir string, out io.Writer, detach bool, args 
 		if err == nil {
 			var resp *http.Response
 			// Plain HTTP even to a TLS API: any answer says it listens.
-			if resp, err = http.Get("http://" + a.API + "/healthz"); err == nil {
+			if resp, err = client.Get("http://" + a.API + "/healthz"); err == nil {
 				resp.Body.Close()
 				p.Addrs = a
 				return p, nil
