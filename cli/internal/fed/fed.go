@@ -124,7 +124,9 @@ func or(s, def string) string {
 // federation: the first seed with --bootstrap, waiting until it leads and
 // has admitted itself; then, one after the other, it admits every other
 // node through the first seed's API and starts it with --join. It does not
-// wait for voters or gossip. On error the nodes it started are killed.
+// wait for voters or gossip. On an error after the nodes were initialised,
+// the nodes it started are killed and the federation is returned with the
+// error, so that the caller can read their logs.
 func Launch(ctx context.Context, cfg Config, specs []Spec) (_ *Federation, err error) {
 	if len(specs) == 0 || !specs[0].Seed {
 		return nil, errors.New("fed: the first node must be a seed")
