@@ -97,6 +97,20 @@ func TestAdminCommands(t *testing.T) {
 	}
 	code(2, "meta", "gossip-key", "rotate")
 
+	// member add admits a node by its peer ID (fed.Launch admits through
+	// the API): one initialised and never started will do.
+	var m2 struct {
+		PeerID string `json:"peer_id"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, nil, "init", "--dir", filepath.Join(t.TempDir(), "m2"), "--name", "m2", "--json")), &m2); err != nil {
+		t.Fatal(err)
+	}
+	cli("member", "add", "--name", "m2", "--role", "member", "--peer-id", m2.PeerID)
+	if out := cli("member", "list"); !strings.Contains(out, "m2") {
+		t.Errorf("member list after member add m2: %q", out)
+	}
+	cli("member", "remove", "m2")
+
 	cli("member", "remove", "m1")
 	c.waitFor(10*time.Second, "m1 to leave the member list", func() (bool, string) {
 		out := cli("member", "list")

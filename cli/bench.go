@@ -2,28 +2,16 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
+	stdio "io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"text/tabwriter"
-	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-
-	"github.com/lienthong/lienthong/docs/examples"
-	"github.com/lienthong/lienthong/node/data"
-	"github.com/lienthong/lienthong/node/dict"
-	"github.com/lienthong/lienthong/node/meta"
-	"github.com/lienthong/lienthong/sim/gen"
-	"github.com/lienthong/lienthong/storage"
+	"github.com/lienthong/lienthong/cli/bench"
 )
+
+// The bench commands: flags here, the measurements in package bench.
 
 func init() {
 	register(&command{
@@ -32,22 +20,48 @@ func init() {
 		short: "measure single-record writes/s on this disk, next to raw Pebble (no node needed)",
 		run:   runBenchWrite,
 	})
+	register(&command{
+		name:  "bench replicate",
+		args:  "",
+		short: "measure replication between two nodes on loopback, next to raw libp2p stream throughput (no node needed)",
+		run:   runBenchReplicate,
+	})
+	register(&command{
+		name:  "bench peers",
+		args:  "",
+		short: "replicate the bench's citizen records with PostgreSQL logical replication and NATS JetStream on loopback (needs postgresql and nats-server; as root, installs them with apt-get)",
+		run:   runBenchPeers,
+	})
+	register(&command{name: "bench heal", args: "[--count N] [--diverged D,...]",
+		short: "bytes and time to heal after D of N ops diverged, against the zstd size of the D ops", run: runBenchHeal})
+	register(&command{name: "bench join", args: "[--count N]",
+		short: "time and bytes for a new reader to catch up with a dataset of N entities, against the zstd size of the dataset", run: runBenchJoin})
+	register(&command{name: "bench memory", args: "[--count N]",
+		short: "resident memory of a node process holding N entities, idle and while they are written, against the store's size on disk", run: runBenchMemory})
+	register(&command{name: "bench all", args: "[--quick] [--out FILE.md] [--json FILE.json]",
+		short: "run every benchmark against its reference and write the report (make bench; make bench-quick with --quick)", run: runBenchAll})
 }
 
-// benchDataset is the dataset bench writes: the sample population.identity,
-// owned by the bench's own member.
-const (
-	benchDataset = "population.identity"
-	benchMember  = "bench"
-)
+// printer is a bench result: its table, or its JSON.
+type printer interface{ Print(w stdio.Writer) error }
 
-type benchRow struct {
-	Writers   int       `json:"writers"`
-	Lienthong []float64 `json:"lienthong_writes_per_s"` // one per run
-	Pebble    []float64 `json:"pebble_writes_per_s"`
-	LtMedian  float64   `json:"lienthong_median"`
-	PbMedian  float64   `json:"pebble_median"`
-	Ratio     float64   `json:"ratio"` // LtMedian / PbMedian
+// printResult prints r as JSON or as its table.
+func printResult(std *IO, r printer, asJSON bool) error {
+	if asJSON {
+		return printJSON(std.Out, r)
+	}
+	return r.Print(std.Out)
+}
+
+// atLeastOne checks --count and --runs.
+func atLeastOne(count, runs int) error {
+	if count < 1 {
+		return usagef("--count %d: want at least 1", count)
+	}
+	if runs < 1 {
+		return usagef("--runs %d: want at least 1", runs)
+	}
+	return nil
 }
 
 func runBenchWrite(ctx context.Context, std *IO, args []string) error {
@@ -65,11 +79,8 @@ func runBenchWrite(ctx context.Context, std *IO, args []string) error {
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
 		return err
 	}
-	if count < 1 {
-		return usagef("--count %d: want at least 1", count)
-	}
-	if runs < 1 {
-		return usagef("--runs %d: want at least 1", runs)
+	if err := atLeastOne(count, runs); err != nil {
+		return err
 	}
 	var writers []int
 	for _, s := range strings.Split(writersFlag, ",") {
@@ -79,260 +90,140 @@ func runBenchWrite(ctx context.Context, std *IO, args []string) error {
 		}
 		writers = append(writers, w)
 	}
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "lienthong-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	recs, err := benchRecords(count)
+	r, err := bench.Write(ctx, bench.WriteOptions{Dir: dir, Count: count, Writers: writers, Runs: runs}, std.Err)
 	if err != nil {
 		return err
 	}
-
-	rows := make([]benchRow, 0, len(writers))
-	for _, w := range writers {
-		row := benchRow{Writers: w}
-		for r := 1; r <= runs; r++ {
-			fmt.Fprintf(std.Err, "writers %d, run %d/%d...\n", w, r, runs)
-			// Fresh directories each run, so that every run writes new keys
-			// into an empty database on both sides.
-			sub := fmt.Sprintf("w%d-r%d", w, r)
-			lt, err := benchWriteRecords(ctx, filepath.Join(dir, "lt-"+sub), w, recs)
-			if err != nil {
-				return err
-			}
-			pb, err := benchPebbleRecords(ctx, filepath.Join(dir, "pebble-"+sub), w, recs)
-			if err != nil {
-				return err
-			}
-			row.Lienthong = append(row.Lienthong, lt)
-			row.Pebble = append(row.Pebble, pb)
-		}
-		row.LtMedian, row.PbMedian = benchMedian(row.Lienthong), benchMedian(row.Pebble)
-		if row.PbMedian > 0 {
-			row.Ratio = row.LtMedian / row.PbMedian
-		}
-		rows = append(rows, row)
-	}
-
-	if asJSON {
-		return printJSON(std.Out, map[string]any{"count": count, "runs": runs, "dir": dir, "results": rows})
-	}
-	fmt.Fprintf(std.Out, "%d single-record synced writes per run, median of %d runs (min–max), in %s\n", count, runs, dir)
-	tw := tabwriter.NewWriter(std.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "writers\tlienthong writes/s\t(min–max)\traw pebble writes/s\t(min–max)\tratio\t")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%d\t%.0f\t(%.0f–%.0f)\t%.0f\t(%.0f–%.0f)\t%.2f\t\n", r.Writers,
-			r.LtMedian, slices.Min(r.Lienthong), slices.Max(r.Lienthong),
-			r.PbMedian, slices.Min(r.Pebble), slices.Max(r.Pebble), r.Ratio)
-	}
-	return tw.Flush()
+	return printResult(std, r, asJSON)
 }
 
-func benchMedian(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-// benchRecord is one write of the bench: a citizen projected to the
-// dataset's fields, and the same record's JSON as raw Pebble's value.
-type benchRecord struct {
-	key    string
-	fields map[string]json.RawMessage
-	value  []byte
-}
-
-// benchSchema returns the sample citizen type and the bench's dataset.
-func benchSchema() (*dict.EntityType, *dict.Dataset, error) {
-	types, err := examples.EntityTypes()
-	if err != nil {
-		return nil, nil, err
-	}
-	dss, err := examples.Datasets()
-	if err != nil {
-		return nil, nil, err
-	}
-	var typ *dict.EntityType
-	for _, t := range types {
-		if t.Name == gen.KindCitizen {
-			typ = t
-		}
-	}
-	var ds *dict.Dataset
-	for _, d := range dss {
-		if d.Name == benchDataset {
-			ds = d
-		}
-	}
-	if typ == nil || ds == nil {
-		return nil, nil, errors.New("bench: the sample dictionary lacks the citizen type or " + benchDataset)
-	}
-	ds.Owner, ds.OwnerEpoch, ds.Readers = benchMember, 0, nil
-	return typ, ds, nil
-}
-
-// benchCitizens calls fn with the first n citizens of seed 1, projected to
-// the bench dataset's fields: the records every benchmark writes.
-func benchCitizens(n int, fn func(i int, r gen.Record) error) error {
-	_, ds, err := benchSchema()
-	if err != nil {
-		return err
-	}
-	g, err := gen.New(gen.KindCitizen, 1)
-	if err != nil {
-		return err
-	}
-	for i := range n {
-		r := g.Next()
-		r.Fields = slices.DeleteFunc(r.Fields, func(f gen.Field) bool { return !ds.Covers(f.Name) })
-		if err := fn(i, r); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// benchRecords returns benchCitizens(n) with their fields decoded, as the
-// engine takes them.
-func benchRecords(n int) ([]benchRecord, error) {
-	out := make([]benchRecord, n)
-	err := benchCitizens(n, func(i int, r gen.Record) error {
-		line := r.AppendJSON(nil)
-		var rec struct {
-			Fields map[string]json.RawMessage `json:"fields"`
-		}
-		if err := json.Unmarshal(line, &rec); err != nil {
-			return fmt.Errorf("bench: generated record %d: %w", i, err)
-		}
-		out[i] = benchRecord{key: r.Key, fields: rec.Fields, value: line}
-		return nil
-	})
-	return out, err
-}
-
-// benchWrite measures lienthong's single-record writes per second: it
-// creates a node store in dir (which must not hold one), and writers
-// goroutines share n Engine.Write calls, each a Put of one citizen with its
-// own key, synced before it returns. Setup is not timed. Usable from a Go
-// benchmark.
-func benchWrite(ctx context.Context, dir string, writers, n int) (float64, error) {
-	recs, err := benchRecords(n)
-	if err != nil {
-		return 0, err
-	}
-	return benchWriteRecords(ctx, dir, writers, recs)
-}
-
-// benchPebble is the reference for benchWrite: the same writers commit
-// one-key batches with pebble.Sync into a fresh raw Pebble in dir, the key
-// the record's key and the value its JSON.
-func benchPebble(ctx context.Context, dir string, writers, n int) (float64, error) {
-	recs, err := benchRecords(n)
-	if err != nil {
-		return 0, err
-	}
-	return benchPebbleRecords(ctx, dir, writers, recs)
-}
-
-func benchWriteRecords(ctx context.Context, dir string, writers int, recs []benchRecord) (wps float64, err error) {
-	typ, ds, err := benchSchema()
-	if err != nil {
-		return 0, err
-	}
-	st, err := storage.Open(storage.Options{Dir: dir})
-	if err != nil {
-		return 0, err
-	}
-	defer func() { err = errors.Join(err, st.Close()) }()
-	m, err := meta.OpenLocal(ctx, st, meta.Member{Name: benchMember, Role: "seed", PeerID: benchMember})
-	if err != nil {
-		return 0, err
-	}
-	if _, err := m.PutType(ctx, typ); err != nil {
-		return 0, err
-	}
-	if _, err := m.PutDataset(ctx, ds); err != nil {
-		return 0, err
-	}
-	eng, err := data.New(data.Config{Self: benchMember, Store: st, Meta: m, NowMillis: func() int64 { return time.Now().UnixMilli() }})
-	if err != nil {
-		return 0, err
-	}
-	return runWriters(writers, len(recs), func(i int) error {
-		_, err := eng.Write(ctx, data.Write{Dataset: benchDataset, Key: recs[i].key, Mode: data.Put, Fields: recs[i].fields})
-		return err
-	})
-}
-
-func benchPebbleRecords(ctx context.Context, dir string, writers int, recs []benchRecord) (wps float64, err error) {
-	db, err := pebble.Open(dir, &pebble.Options{Logger: quietPebbleLogger{}})
-	if err != nil {
-		return 0, err
-	}
-	defer func() { err = errors.Join(err, db.Close()) }()
-	return runWriters(writers, len(recs), func(i int) error {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		b := db.NewBatch()
-		defer b.Close()
-		if err := b.Set([]byte(recs[i].key), recs[i].value, nil); err != nil {
-			return err
-		}
-		return b.Commit(pebble.Sync)
-	})
-}
-
-// runWriters runs write(i) for i in [0,n) on writers goroutines and returns
-// the calls per second. It stops at the first error.
-func runWriters(writers, n int, write func(i int) error) (float64, error) {
+func runBenchReplicate(ctx context.Context, std *IO, args []string) error {
 	var (
-		next     atomic.Int64
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-		failed   atomic.Bool
+		count, runs int
+		asJSON      bool
 	)
-	start := time.Now()
-	for range writers {
-		wg.Go(func() {
-			for !failed.Load() {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if err := write(i); err != nil {
-					errOnce.Do(func() { firstErr = err })
-					failed.Store(true)
-				}
-			}
-		})
+	fs := newFlags(std, "bench replicate", "")
+	fs.IntVar(&count, "count", 50000, "ops written at the writer per run")
+	fs.IntVar(&runs, "runs", 3, "runs per figure; the table shows the median, min and max")
+	fs.BoolVar(&asJSON, "json", false, "print the raw figures as JSON")
+	if _, err := parseFlags(fs, args, 0, 0); err != nil {
+		return err
 	}
-	wg.Wait()
-	el := time.Since(start)
-	if firstErr != nil {
-		return 0, firstErr
+	if err := atLeastOne(count, runs); err != nil {
+		return err
 	}
-	return float64(n) / el.Seconds(), nil
+	r, err := bench.Replicate(ctx, count, runs, std.Err)
+	if err != nil {
+		return err
+	}
+	return printResult(std, r, asJSON)
 }
 
-// quietPebbleLogger drops Pebble's informational messages, which would mix
-// with the bench's output, and keeps its errors.
-type quietPebbleLogger struct{}
-
-func (quietPebbleLogger) Infof(string, ...any) {}
-func (quietPebbleLogger) Errorf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "pebble: "+format+"\n", args...)
+func runBenchPeers(ctx context.Context, std *IO, args []string) error {
+	var (
+		count, runs int
+		systemsFlag string
+		asJSON      bool
+	)
+	fs := newFlags(std, "bench peers", "")
+	fs.IntVar(&count, "count", 1000000, "records loaded at server A per run")
+	fs.IntVar(&runs, "runs", 3, "runs per system; the table shows the median, min and max")
+	fs.StringVar(&systemsFlag, "systems", strings.Join(bench.PeersSystems, ","), "comma-separated systems to measure: postgres, nats")
+	fs.BoolVar(&asJSON, "json", false, "print the raw figures as JSON")
+	if _, err := parseFlags(fs, args, 0, 0); err != nil {
+		return err
+	}
+	if err := atLeastOne(count, runs); err != nil {
+		return err
+	}
+	var systems []string
+	for _, s := range strings.Split(systemsFlag, ",") {
+		s = strings.TrimSpace(s)
+		if !slices.Contains(bench.PeersSystems, s) || slices.Contains(systems, s) {
+			return usagef("--systems %q: want a comma-separated list of distinct systems among %s", systemsFlag, strings.Join(bench.PeersSystems, ", "))
+		}
+		systems = append(systems, s)
+	}
+	r, err := bench.Peers(ctx, count, runs, systems, std.Err)
+	if err != nil {
+		return err
+	}
+	return printResult(std, r, asJSON)
 }
-func (quietPebbleLogger) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf("pebble: "+format, args...))
+
+func runBenchHeal(ctx context.Context, std *IO, args []string) error {
+	fs := newFlags(std, "bench heal", "[--count N] [--diverged D,...] [--json]")
+	count := fs.Int("count", 200_000, "ops in the dataset (N); the issue's figure uses 1000000")
+	diverged := fs.String("diverged", "1000,100000", "comma-separated numbers of ops written while the reader was cut off (D)")
+	asJSON := fs.Bool("json", false, "print the raw figures as JSON")
+	if _, err := parseFlags(fs, args, 0, 0); err != nil {
+		return err
+	}
+	var ds []int
+	for _, s := range strings.Split(*diverged, ",") {
+		d, err := strconv.Atoi(s)
+		if err != nil || d <= 0 || d >= *count {
+			return usagef("--diverged %q: want numbers between 1 and --count", s)
+		}
+		ds = append(ds, d)
+	}
+	r, err := bench.Heal(ctx, *count, ds, std.Err)
+	if err != nil {
+		return err
+	}
+	return printResult(std, r, *asJSON)
+}
+
+func runBenchJoin(ctx context.Context, std *IO, args []string) error {
+	fs := newFlags(std, "bench join", "[--count N] [--json]")
+	count := fs.Int("count", 200_000, "entities in the dataset; the issue's figure uses 1000000")
+	runs := fs.Int("runs", 1, "runs; the table shows the median, min and max")
+	asJSON := fs.Bool("json", false, "print the raw figures as JSON")
+	if _, err := parseFlags(fs, args, 0, 0); err != nil {
+		return err
+	}
+	if *count < 1 || *runs < 1 {
+		return usagef("--count and --runs: want at least 1")
+	}
+	r, err := bench.Join(ctx, *count, *runs, std.Err)
+	if err != nil {
+		return err
+	}
+	return printResult(std, r, *asJSON)
+}
+
+func runBenchMemory(ctx context.Context, std *IO, args []string) error {
+	fs := newFlags(std, "bench memory", "[--count N] [--json]")
+	count := fs.Int("count", 200_000, "entities written; the issue's figure uses 1000000")
+	asJSON := fs.Bool("json", false, "print the raw figures as JSON")
+	if _, err := parseFlags(fs, args, 0, 0); err != nil {
+		return err
+	}
+	if *count < 1 {
+		return usagef("--count %d: want at least 1", *count)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	r, err := bench.Memory(ctx, self, *count, std.Err)
+	if err != nil {
+		return err
+	}
+	return printResult(std, r, *asJSON)
+}
+
+func runBenchAll(ctx context.Context, std *IO, args []string) error {
+	fs := newFlags(std, "bench all", "[--quick] [--out FILE.md] [--json FILE.json]")
+	quick := fs.Bool("quick", false, "small sizes and one run each: a few minutes, for development")
+	out := fs.String("out", "docs/benchmarks.md", "write the report here")
+	jsonOut := fs.String("json", "docs/benchmarks.json", "write the raw figures here")
+	if _, err := parseFlags(fs, args, 0, 0); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	return bench.All(ctx, bench.AllOptions{Bin: self, Quick: *quick, Out: *out, JSON: *jsonOut}, std.Out, std.Err)
 }

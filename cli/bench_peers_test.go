@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/lienthong/lienthong/cli/bench"
 )
 
 // peersMissing lists what bench peers needs and this machine lacks, the way
@@ -67,9 +69,9 @@ func TestBenchPeers(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	var got struct {
-		Count   int           `json:"count"`
-		Runs    int           `json:"runs"`
-		Results []peersSystem `json:"results"`
+		Count   int                 `json:"count"`
+		Runs    int                 `json:"runs"`
+		Results []bench.PeersSystem `json:"results"`
 	}
 	if err := json.Unmarshal([]byte(out.String()), &got); err != nil {
 		t.Fatalf("output is not the JSON report: %v\n%s", err, out.String())
@@ -98,16 +100,5 @@ func TestBenchPeersUsage(t *testing.T) {
 		if code, _, _ := runImportCLI(t, nil, append([]string{"bench", "peers"}, args...)...); code != ExitUsage {
 			t.Errorf("bench peers %v: exit %d, want %d", args, code, ExitUsage)
 		}
-	}
-}
-
-func TestPeersCopyScript(t *testing.T) {
-	got := string(peersCopyScript([]peersRecord{{key: "k1", doc: []byte(`{"a":"x\"y\\z"}`)}, {key: "k2", doc: []byte("{\"t\":\"\t\n\"}")}}))
-	want := "COPY citizens (id, doc) FROM STDIN;\n" +
-		"k1\t{\"a\":\"x\\\\\"y\\\\\\\\z\"}\n" +
-		"k2\t{\"t\":\"\\t\\n\"}\n" +
-		"\\.\n"
-	if got != want {
-		t.Fatalf("got\n%q\nwant\n%q", got, want)
 	}
 }

@@ -1,8 +1,6 @@
 package cli
 
 import (
-	"context"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -41,26 +39,5 @@ func TestBenchReplicate(t *testing.T) {
 		if code, _, _ := runImportCLI(t, nil, append([]string{"bench", "replicate"}, args...)...); code != ExitUsage {
 			t.Errorf("bench replicate %v: exit %d, want %d", args, code, ExitUsage)
 		}
-	}
-}
-
-// BenchmarkReplicate runs bench replicate's lienthong measurement once per
-// b.N with 20,000 ops (for profiles: go test ./cli/ -run '^$' -bench
-// BenchReplicate -benchtime 1x -cpuprofile cpu.out). Compare the figures
-// with bench replicate's reference, not across machines.
-func BenchmarkReplicate(b *testing.B) {
-	recs, err := benchRecords(20000)
-	if err != nil {
-		b.Fatal(err)
-	}
-	for i := 0; i < b.N; i++ {
-		run, err := benchReplicateOnce(context.Background(), filepath.Join(b.TempDir(), "run"), recs)
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.ReportMetric(run.OpsPerS, "ops/s")
-		b.ReportMetric(run.WriteOpsPerS, "acked-ops/s")
-		b.ReportMetric(run.LagP50Ms, "lag-p50-ms")
-		b.ReportMetric(run.LagP99Ms, "lag-p99-ms")
 	}
 }

@@ -1,12 +1,12 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/lienthong/lienthong/cli/bench"
 )
 
 func TestBenchWrite(t *testing.T) {
@@ -29,7 +29,7 @@ func TestBenchWrite(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("--json: exit %d", code)
 	}
-	var res struct{ Results []benchRow }
+	var res struct{ Results []bench.WriteRow }
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("--json output %q: %v", out, err)
 	}
@@ -41,26 +41,5 @@ func TestBenchWrite(t *testing.T) {
 		if code, _, _ := runImportCLI(t, nil, append([]string{"bench", "write"}, args...)...); code != ExitUsage {
 			t.Errorf("bench write %v: exit %d, want %d", args, code, ExitUsage)
 		}
-	}
-}
-
-// BenchmarkWrite measures what bench write measures, with b.N writes per
-// measurement; compare the lienthong and pebble writes/s metrics of the same
-// run, not absolute figures across machines.
-func BenchmarkWrite(b *testing.B) {
-	for _, w := range []int{1, 8, 64} {
-		b.Run("writers="+strconv.Itoa(w), func(b *testing.B) {
-			lt, err := benchWrite(context.Background(), b.TempDir(), w, max(b.N, w))
-			if err != nil {
-				b.Fatal(err)
-			}
-			pb, err := benchPebble(context.Background(), b.TempDir(), w, max(b.N, w))
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportMetric(lt, "lienthong-writes/s")
-			b.ReportMetric(pb, "pebble-writes/s")
-			b.ReportMetric(lt/pb, "ratio")
-		})
 	}
 }

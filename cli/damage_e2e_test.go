@@ -2,16 +2,17 @@ package cli_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/lienthong/lienthong/cli/internal/fed"
 	"github.com/lienthong/lienthong/node"
 )
 
@@ -30,11 +31,11 @@ func TestStartRefusesDamage(t *testing.T) {
 	var addrs node.Addresses
 	for run := range 2 {
 		var logs bytes.Buffer
-		cmd, done, a, err := startPinned(template, &logs, addrs, "start", "--dir", template, "--log-level", "warn")
+		p, err := fed.RunPinned(context.Background(), binPath, template, &logs, false, addrs, "start", "--dir", template, "--log-level", "warn")
 		if err != nil {
 			t.Fatalf("start: %v\n%s", err, logs.String())
 		}
-		addrs = a
+		addrs = p.Addrs
 		if run == 0 {
 			mustRun(t, nil, "schema", "put", "--dir", template, "../docs/examples/schemas/citizen.json")
 			mustRun(t, nil, "dataset", "create", "--dir", template, "--name", "population.identity", "--type", "citizen",
@@ -44,10 +45,8 @@ func TestStartRefusesDamage(t *testing.T) {
 			mustRun(t, nil, "put", "--dir", template, "population.identity", fmt.Sprintf("07909%d%06d", run, i),
 				fmt.Sprintf(`{"full_name":"Người %d","birth_date":"1991-01-01","sex":"female","birth_province":"79"}`, i))
 		}
-		cmd.Process.Signal(syscall.SIGTERM)
-		<-done
-		if !cmd.ProcessState.Success() {
-			t.Fatalf("stop: %v\n%s", cmd.ProcessState, logs.String())
+		if err := p.Stop(time.Minute); err != nil || !p.Exit().Success() {
+			t.Fatalf("stop: %v %v\n%s", err, p.Exit(), logs.String())
 		}
 	}
 	data := filepath.Join(template, "data")

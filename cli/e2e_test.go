@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -20,8 +19,7 @@ import (
 	"testing"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
+	"github.com/lienthong/lienthong/cli/internal/fed"
 	"github.com/lienthong/lienthong/node"
 )
 
@@ -93,140 +91,7 @@ func mustRun(t *testing.T, env []string, args ...string) string {
 
 // Nodes in these tests bind port 0 everywhere and say what they got in
 // their addresses file; a restart reuses the ports of the first start (see
-// pinAddrs), as a node with configured ports would.
-
-// launch runs the binary with args (a start command for the node in dir),
-// its output to out, and waits until the process has written its addresses
-// file and its API answers. done is closed when the process exits. On error
-// the process is stopped; the error says whether it exited by itself.
-func launch(dir string, out io.Writer, args ...string) (cmd *exec.Cmd, done chan struct{}, addrs node.Addresses, err error) {
-	cmd = exec.Command(binPath, args...)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		return nil, nil, addrs, err
-	}
-	done = make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	stop := func(err error) (*exec.Cmd, chan struct{}, node.Addresses, error) {
-		cmd.Process.Kill()
-		<-done
-		return nil, nil, addrs, err
-	}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		select {
-		case <-done:
-			return nil, nil, addrs, errExitedAtStart
-		default:
-		}
-		if a, err := node.ReadAddresses(dir); err == nil && a.PID == cmd.Process.Pid {
-			if resp, err := http.Get("http://" + a.API + "/healthz"); err == nil {
-				resp.Body.Close()
-				return cmd, done, a, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			return stop(fmt.Errorf("node in %s did not report its addresses and answer within 20s", dir))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-var errExitedAtStart = errors.New("node exited at start")
-
-// pinAddrs sets the listen addresses in the node's config to a (use port 0
-// everywhere to unpin). A restart then binds the same ports: peers, gossip
-// included, find the node where it was.
-func pinAddrs(dir string, a node.Addresses) error {
-	path := filepath.Join(dir, node.ConfigFile)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return err
-	}
-	set := func(section string, v *yaml.Node) error {
-		root := doc.Content[0]
-		for i := 0; i+1 < len(root.Content); i += 2 {
-			if root.Content[i].Value != section {
-				continue
-			}
-			m := root.Content[i+1]
-			for j := 0; j+1 < len(m.Content); j += 2 {
-				if m.Content[j].Value == "listen" {
-					m.Content[j+1] = v
-					return nil
-				}
-			}
-		}
-		return fmt.Errorf("%s: no %s.listen", path, section)
-	}
-	scalar := func(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: s} }
-	if err := set("api", scalar(a.API)); err != nil {
-		return err
-	}
-	if len(a.P2P) > 0 {
-		seq := &yaml.Node{Kind: yaml.SequenceNode}
-		for _, m := range a.P2P {
-			seq.Content = append(seq.Content, scalar(strings.TrimSuffix(m, "/p2p/"+a.PeerID)))
-		}
-		if err := set("p2p", seq); err != nil {
-			return err
-		}
-	}
-	if a.Gossip != "" {
-		if err := set("gossip", scalar(a.Gossip)); err != nil {
-			return err
-		}
-	}
-	out, err := yaml.Marshal(&doc)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, out, 0o600)
-}
-
-// unpinned is a with every port 0.
-func unpinned(a node.Addresses) node.Addresses {
-	zero := func(hp string) string { h, _, _ := net.SplitHostPort(hp); return net.JoinHostPort(h, "0") }
-	u := node.Addresses{PeerID: a.PeerID, API: zero(a.API)}
-	if a.Gossip != "" {
-		u.Gossip = zero(a.Gossip)
-	}
-	for _, m := range a.P2P {
-		i := strings.LastIndex(strings.TrimSuffix(m, "/p2p/"+a.PeerID), "/")
-		u.P2P = append(u.P2P, m[:i]+"/0")
-	}
-	return u
-}
-
-// startPinned launches a node whose config pins the ports of an earlier
-// start (prev; zero for a first start, which binds port 0 and is then
-// pinned). Should another process have taken one of those ports since, it
-// starts again on port 0 and pins the new ones.
-func startPinned(dir string, out io.Writer, prev node.Addresses, args ...string) (*exec.Cmd, chan struct{}, node.Addresses, error) {
-	cmd, done, a, err := launch(dir, out, args...)
-	if errors.Is(err, errExitedAtStart) && prev.API != "" {
-		// Perhaps it could not bind its pinned ports (see
-		// TestStartFailsOnTakenAddress): pick new ones.
-		if err := pinAddrs(dir, unpinned(prev)); err != nil {
-			return nil, nil, a, err
-		}
-		fmt.Fprintf(out, "==== pinned ports taken; starting on port 0\n")
-		cmd, done, a, err = launch(dir, out, args...)
-	}
-	if err != nil {
-		return nil, nil, a, err
-	}
-	if err := pinAddrs(dir, a); err != nil {
-		cmd.Process.Kill()
-		<-done
-		return nil, nil, a, err
-	}
-	return cmd, done, a, nil
-}
+// fed.RunPinned), as a node with configured ports would.
 
 // startNode starts `lienthong start` for the node in dir (prev: the
 // addresses of its last start, zero for the first) and waits until it
@@ -235,13 +100,12 @@ func startNode(t *testing.T, dir string, prev node.Addresses) (kill func(), a no
 	t.Helper()
 	lienthongBinary(t)
 	var logs bytes.Buffer
-	cmd, done, a, err := startPinned(dir, &logs, prev, "start", "--dir", dir, "--log-level", "warn")
+	p, err := fed.RunPinned(context.Background(), binPath, dir, &logs, false, prev, "start", "--dir", dir, "--log-level", "warn")
 	if err != nil {
 		t.Fatalf("start %s: %v\n%s", dir, err, logs.String())
 	}
-	kill = func() { cmd.Process.Kill(); <-done }
-	t.Cleanup(kill)
-	return kill, a
+	t.Cleanup(p.Kill)
+	return p.Kill, p.Addrs
 }
 
 // refusedAddr returns a loopback host:port where nothing listens and
@@ -452,7 +316,7 @@ func TestStartFailsOnTakenAddress(t *testing.T) {
 		t.Run(tc.key, func(t *testing.T) {
 			a := free
 			tc.conf(&a)
-			if err := pinAddrs(dir, a); err != nil {
+			if err := fed.Pin(dir, a); err != nil {
 				t.Fatal(err)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -510,12 +374,11 @@ func TestStartLogFormatJSON(t *testing.T) {
 		t.Fatalf("start --log-format xml: %d %s", r.code, r.stderr)
 	}
 	var logs bytes.Buffer // read once the process has exited
-	cmd, done, _, err := launch(dir, &logs, "start", "--dir", dir, "--bootstrap", "--fast-timers", "--log-format", "json")
+	p, err := fed.Run(context.Background(), binPath, dir, &logs, false, "start", "--dir", dir, "--bootstrap", "--fast-timers", "--log-format", "json")
 	if err != nil {
 		t.Fatalf("start: %v\n%s", err, logs.String())
 	}
-	cmd.Process.Kill()
-	<-done
+	p.Kill()
 	var sawAPI, sawRaft bool
 	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		var rec map[string]any

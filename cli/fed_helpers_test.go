@@ -2,22 +2,21 @@ package cli_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/lienthong/lienthong/cli"
+	"github.com/lienthong/lienthong/cli/internal/fed"
 	"github.com/lienthong/lienthong/node"
 )
 
@@ -25,8 +24,10 @@ import (
 // `lienthong start` processes on loopback, each with its own directory,
 // ports, tokens and log file.
 
-// fedNode is one node of a test federation.
+// fedNode is one node of a test federation: a fed.Node, with its fields
+// under the short names the tests use.
 type fedNode struct {
+	*fed.Node
 	name   string
 	ip     string // the loopback address it binds, 127.0.0.1 unless newFedClusterOn gave it its own
 	seed   bool
@@ -36,27 +37,21 @@ type fedNode struct {
 	write  string
 	read   string
 	log    string // path of the log file (appended to across restarts)
-
-	mu    sync.Mutex
-	cmd   *exec.Cmd
-	done  chan struct{}
-	addrs node.Addresses // what it bound at its last start; restarts keep them
 }
 
-func (n *fedNode) bound() node.Addresses {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.addrs
-}
+func (n *fedNode) bound() node.Addresses { return n.Addresses() }
 
 // addr is the node's full libp2p address, for --join.
-func (n *fedNode) addr() string { return n.bound().P2P[0] }
+func (n *fedNode) addr() string { return n.P2P() }
 
 // p2p is the node's libp2p address without its peer ID.
 func (n *fedNode) p2p() string { return strings.TrimSuffix(n.addr(), "/p2p/"+n.peerID) }
 
 // url is the node's API base URL.
-func (n *fedNode) url() string { return "http://" + n.bound().API }
+func (n *fedNode) url() string { return n.URL() }
+
+// kill stops the node's process with SIGKILL and waits for it to exit.
+func (n *fedNode) kill() { n.Kill() }
 
 type fedCluster struct {
 	t     *testing.T
@@ -70,20 +65,16 @@ func (c *fedCluster) node(name string) *fedNode { return c.nodes[name] }
 func (c *fedCluster) running() []string {
 	var out []string
 	for _, name := range c.names {
-		n := c.nodes[name]
-		n.mu.Lock()
-		up := n.cmd != nil
-		n.mu.Unlock()
-		if up {
+		if c.nodes[name].Running() {
 			out = append(out, name)
 		}
 	}
 	return out
 }
 
-// newFedCluster initializes the seeds and members, starts the first seed with
-// --bootstrap, admits every other node through the first seed's API with the
-// CLI, and starts them with --join. It does not wait for voters or gossip.
+// newFedCluster launches the seeds and members with fed.Launch: the first
+// seed with --bootstrap, every other node admitted through its API and
+// started with --join. It does not wait for voters or gossip.
 func newFedCluster(t *testing.T, seeds, members []string) *fedCluster {
 	t.Helper()
 	return newFedClusterOn(t, seeds, members, nil)
@@ -94,69 +85,38 @@ func newFedCluster(t *testing.T, seeds, members []string) *fedCluster {
 // on addresses can cut its links; a node not in ips binds 127.0.0.1.
 func newFedClusterOn(t *testing.T, seeds, members []string, ips map[string]string) *fedCluster {
 	t.Helper()
-	lienthongBinary(t) // builds binPath once
 	c := &fedCluster{t: t, nodes: map[string]*fedNode{}}
-	root := t.TempDir()
-	t.Cleanup(func() {
-		for _, name := range c.names {
-			c.nodes[name].kill()
-		}
-		if t.Failed() {
-			for _, name := range c.names {
-				t.Logf("---- last lines of the log of %s (%s) ----\n%s", name, c.nodes[name].log, tail(c.nodes[name].log, 40))
-			}
-		}
-	})
-	add := func(name string, seed bool) {
-		n := &fedNode{name: name, seed: seed, ip: "127.0.0.1", dir: filepath.Join(root, name), log: filepath.Join(root, name+".log")}
+	var specs []fed.Spec
+	for i, name := range append(slices.Clone(seeds), members...) {
+		s := fed.Spec{Name: name, Seed: i < len(seeds)}
 		if ip, ok := ips[name]; ok {
-			n.ip = ip
+			s.API, s.P2P, s.Gossip = ip+":0", "/ip4/"+ip+"/tcp/0", ip+":0"
 		}
-		args := []string{"init", "--dir", n.dir, "--name", name, "--listen-api", n.ip + ":0", "--listen", "/ip4/" + n.ip + "/tcp/0",
-			"--gossip", n.ip + ":0", "--json"}
-		if seed {
-			args = append(args, "--seed")
-		}
-		var out struct {
-			PeerID     string `json:"peer_id"`
-			AdminToken string `json:"admin_token"`
-			WriteToken string `json:"write_token"`
-			ReadToken  string `json:"read_token"`
-		}
-		if err := json.Unmarshal([]byte(mustRun(t, nil, args...)), &out); err != nil {
-			t.Fatalf("init %s --json: %v", name, err)
-		}
-		n.peerID, n.admin, n.write, n.read = out.PeerID, out.AdminToken, out.WriteToken, out.ReadToken
-		c.nodes[name] = n
-		c.names = append(c.names, name)
+		specs = append(specs, s)
 	}
-	for _, s := range seeds {
-		add(s, true)
-	}
-	for _, m := range members {
-		add(m, false)
-	}
-	first := c.nodes[seeds[0]]
-	c.start(first.name, "--bootstrap")
-	// The first seed admits itself and creates the gossip key.
-	c.waitFor(20*time.Second, "the first seed to admit itself", func() (bool, string) {
-		st, err := c.meta(first.name, false)
-		if err != nil {
-			return false, err.Error()
+	f, err := fed.Launch(context.Background(), fed.Config{Bin: lienthongBinary(t), Dir: t.TempDir(),
+		Flags: []string{"--fast-timers", "--log-level", "info"}, Progress: t.Logf}, specs)
+	if f != nil {
+		for _, fn := range f.Nodes {
+			ip := "127.0.0.1"
+			if v, ok := ips[fn.Name]; ok {
+				ip = v
+			}
+			c.nodes[fn.Name] = &fedNode{Node: fn, name: fn.Name, ip: ip, seed: fn.Seed, dir: fn.Dir, peerID: fn.PeerID,
+				admin: fn.AdminToken, write: fn.WriteToken, read: fn.ReadToken, log: fn.Log}
+			c.names = append(c.names, fn.Name)
 		}
-		return st.Control != nil && st.Control.State == "Leader" && slices.ContainsFunc(st.Members, func(m memberStatus) bool { return m.Name == first.name }),
-			fmt.Sprintf("%+v", st)
-	})
-	for _, name := range c.names[1:] {
-		n := c.nodes[name]
-		role := "member"
-		if n.seed {
-			role = "seed"
-		}
-		mustRun(t, nil, "member", "add", "--name", name, "--role", role, "--peer-id", n.peerID, "--api", first.url(), "--token", first.admin)
+		t.Cleanup(func() {
+			f.Kill()
+			if t.Failed() {
+				for _, name := range c.names {
+					t.Logf("---- last lines of the log of %s (%s) ----\n%s", name, c.nodes[name].log, tail(c.nodes[name].log, 40))
+				}
+			}
+		})
 	}
-	for _, name := range c.names[1:] {
-		c.start(name, "--join", first.addr())
+	if err != nil {
+		t.Fatal(err)
 	}
 	return c
 }
@@ -173,42 +133,23 @@ func (c *fedCluster) start(name string, extra ...string) {
 // startErr is start for goroutines other than the test's.
 func (c *fedCluster) startErr(name string, extra ...string) error {
 	n := c.nodes[name]
-	f, err := os.OpenFile(n.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return err
+	if err := n.Start(context.Background(), extra...); err != nil {
+		return fmt.Errorf("%w:\n%s", err, tail(n.log, 30))
 	}
-	fmt.Fprintf(f, "==== %s: start %v\n", time.Now().Format(time.RFC3339Nano), extra)
-	args := append([]string{"start", "--dir", n.dir, "--fast-timers", "--log-level", "info"}, extra...)
-	cmd, done, a, err := startPinned(n.dir, f, n.bound(), args...)
-	if err != nil {
-		f.Close()
-		return fmt.Errorf("start node %s: %w:\n%s", name, err, tail(n.log, 30))
-	}
-	go func() { <-done; f.Close() }()
-	n.mu.Lock()
-	n.cmd, n.done, n.addrs = cmd, done, a
-	n.mu.Unlock()
 	return nil
-}
-
-// kill stops the node's process with SIGKILL and waits for it to exit.
-func (n *fedNode) kill() {
-	n.mu.Lock()
-	cmd, done := n.cmd, n.done
-	n.cmd = nil
-	n.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	<-done
 }
 
 func (c *fedCluster) kill(name string) { c.nodes[name].kill() }
 
 // restart starts a stopped node again from its directory (it remembers that
 // it is federated: no --bootstrap or --join).
-func (c *fedCluster) restart(name string) { c.t.Helper(); c.start(name) }
+func (c *fedCluster) restart(name string) {
+	c.t.Helper()
+	n := c.nodes[name]
+	if err := n.Restart(context.Background(), 10*time.Second); err != nil {
+		c.t.Fatalf("%v:\n%s", err, tail(n.log, 30))
+	}
+}
 
 func tail(path string, lines int) string {
 	b, err := os.ReadFile(path)

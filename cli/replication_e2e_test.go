@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -519,22 +518,10 @@ func (c *fedCluster) waitVerified(d time.Duration, readers map[string][]string, 
 // stop stops the node with SIGTERM and waits for it to exit (SIGKILL after d).
 func (c *fedCluster) stop(name string, d time.Duration) error {
 	n := c.nodes[name]
-	n.mu.Lock()
-	cmd, done := n.cmd, n.done
-	n.cmd = nil
-	n.mu.Unlock()
-	if cmd == nil {
-		return nil
+	if err := n.Stop(d); err != nil {
+		return fmt.Errorf("%w:\n%s", err, tail(n.log, 30))
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-		return nil
-	case <-time.After(d):
-		cmd.Process.Signal(syscall.SIGKILL)
-		<-done
-		return fmt.Errorf("%s did not exit within %s of SIGTERM:\n%s", name, d, tail(n.log, 30))
-	}
+	return nil
 }
 
 // noQuarantine fails the test if a running node quarantined a stream or

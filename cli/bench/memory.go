@@ -1,4 +1,4 @@
-package cli
+package bench
 
 import (
 	"bufio"
@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,13 +20,8 @@ import (
 	"github.com/lienthong/lienthong/sim/gen"
 )
 
-func init() {
-	register(&command{name: "bench memory", args: "[--count N]",
-		short: "resident memory of a node process holding N entities, idle and while they are written, against the store's size on disk", run: runBenchMemory})
-}
-
-// memRun is one measurement of a node process's memory.
-type memRun struct {
+// MemRun is one measurement of a node process's memory.
+type MemRun struct {
 	N int `json:"n"`
 	// LoadPeakMiB is the greatest RSS while the entities were written;
 	// IdleMiB the RSS 10 s after, with nothing to do.
@@ -37,39 +31,21 @@ type memRun struct {
 	LoadSeconds float64 `json:"load_seconds"`
 }
 
-func runBenchMemory(ctx context.Context, std *IO, args []string) error {
-	fs := newFlags(std, "bench memory", "[--count N] [--json]")
-	count := fs.Int("count", 200_000, "entities written; the issue's figure uses 1000000")
-	asJSON := fs.Bool("json", false, "print the raw figures as JSON")
-	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return err
-	}
-	if *count < 1 {
-		return usagef("--count %d: want at least 1", *count)
-	}
-	r, err := benchMemory(ctx, std, *count)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return printJSON(std.Out, r)
-	}
-	fmt.Fprintf(std.Out, "a node process (lienthong dev) holding %d citizens of population.identity:\n", r.N)
-	fmt.Fprintf(std.Out, "  RSS while they were written (peak): %.0f MiB (load took %.1f s)\n", r.LoadPeakMiB, r.LoadSeconds)
-	fmt.Fprintf(std.Out, "  RSS idle, 10 s later:               %.0f MiB\n", r.IdleMiB)
-	fmt.Fprintf(std.Out, "  store on disk:                      %.0f MiB (idle RSS / store: %.2f)\n", r.StoreMiB, r.IdleMiB/r.StoreMiB)
+// Print writes the run as bench memory's lines.
+func (r *MemRun) Print(w io.Writer) error {
+	fmt.Fprintf(w, "a node process (lienthong dev) holding %d citizens of population.identity:\n", r.N)
+	fmt.Fprintf(w, "  RSS while they were written (peak): %.0f MiB (load took %.1f s)\n", r.LoadPeakMiB, r.LoadSeconds)
+	fmt.Fprintf(w, "  RSS idle, 10 s later:               %.0f MiB\n", r.IdleMiB)
+	fmt.Fprintf(w, "  store on disk:                      %.0f MiB (idle RSS / store: %.2f)\n", r.StoreMiB, r.IdleMiB/r.StoreMiB)
 	return nil
 }
 
-// benchMemory starts a dev node as a child process, imports count citizens
-// into it through its API (the import command, in this process) and reads
-// the child's resident set size from /proc.
-func benchMemory(ctx context.Context, std *IO, count int) (r memRun, err error) {
-	r.N = count
-	exe, err := os.Executable()
-	if err != nil {
-		return r, err
-	}
+// Memory starts `bin dev` (bin: the lienthong binary) as a child process
+// on port 0, imports count citizens into it through its API with `bin
+// import`, and reads the child's resident set size from /proc; its
+// progress goes to progress.
+func Memory(ctx context.Context, bin string, count int, progress io.Writer) (r *MemRun, err error) {
+	r = &MemRun{N: count}
 	tmp, err := os.MkdirTemp("", "lienthong-memory-")
 	if err != nil {
 		return r, err
@@ -88,19 +64,13 @@ func benchMemory(ctx context.Context, std *IO, count int) (r memRun, err error) 
 	if err := errors.Join(err, w.Flush(), f.Close()); err != nil {
 		return r, err
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return r, err
-	}
-	api := l.Addr().String()
-	l.Close()
 	dir := filepath.Join(tmp, "node")
-	cmd := exec.CommandContext(ctx, exe, "dev", "--dir", dir, "--listen-api", api, "--json")
+	cmd := exec.CommandContext(ctx, bin, "dev", "--dir", dir, "--listen-api", "127.0.0.1:0", "--json")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return r, err
 	}
-	cmd.Stderr = std.Err
+	cmd.Stderr = progress
 	if err := cmd.Start(); err != nil {
 		return r, err
 	}
@@ -108,11 +78,13 @@ func benchMemory(ctx context.Context, std *IO, count int) (r memRun, err error) 
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
 	}()
+	// The dev node's details, with the port it bound.
 	var info struct {
+		APIURL     string `json:"api_url"`
 		AdminToken string `json:"admin_token"`
 	}
 	line, err := bufio.NewReader(out).ReadBytes('\n')
-	if err != nil || json.Unmarshal(line, &info) != nil || info.AdminToken == "" {
+	if err != nil || json.Unmarshal(line, &info) != nil || info.AdminToken == "" || info.APIURL == "" {
 		return r, fmt.Errorf("bench memory: the dev node printed no details (%v): %q", err, line)
 	}
 	go io.Copy(io.Discard, out)
@@ -137,19 +109,20 @@ func benchMemory(ctx context.Context, std *IO, count int) (r memRun, err error) 
 			}
 		}
 	}()
-	fmt.Fprintf(std.Err, "importing %d citizens into a dev node (pid %d)...\n", count, pid)
+	fmt.Fprintf(progress, "importing %d citizens into a dev node (pid %d)...\n", count, pid)
 	start := time.Now()
 	var errb strings.Builder
-	code := Main(ctx, []string{"import", "population.identity", file, "--drop-other-fields", "--api", "http://" + api, "--token", info.AdminToken},
-		&IO{In: strings.NewReader(""), Out: io.Discard, Err: &errb})
+	imp := exec.CommandContext(ctx, bin, "import", "population.identity", file, "--drop-other-fields", "--api", info.APIURL, "--token", info.AdminToken)
+	imp.Stderr = &errb
+	ierr := imp.Run()
 	r.LoadSeconds = time.Since(start).Seconds()
 	close(stop)
 	<-done
-	if code != ExitOK {
-		return r, fmt.Errorf("bench memory: import failed (exit %d): %s", code, errb.String())
+	if ierr != nil {
+		return r, fmt.Errorf("bench memory: import failed (%v): %s", ierr, errb.String())
 	}
 	r.LoadPeakMiB = peak
-	fmt.Fprintf(std.Err, "idle for 10 s...\n")
+	fmt.Fprintf(progress, "idle for 10 s...\n")
 	select {
 	case <-ctx.Done():
 		return r, ctx.Err()

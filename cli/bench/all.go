@@ -1,4 +1,4 @@
-package cli
+package bench
 
 import (
 	"bytes"
@@ -17,11 +17,6 @@ import (
 	"github.com/lienthong/lienthong/node"
 	"github.com/lienthong/lienthong/sim"
 )
-
-func init() {
-	register(&command{name: "bench all", args: "[--quick] [--out FILE.md] [--json FILE.json]",
-		short: "run every benchmark against its reference and write the report (make bench; make bench-quick with --quick)", run: runBenchAll})
-}
 
 // benchSizes are the sizes of one bench all run.
 type benchSizes struct {
@@ -56,53 +51,60 @@ func statOf(xs []float64) stat {
 	return stat{Median: benchMedian(xs), Min: slices.Min(xs), Max: slices.Max(xs), Runs: xs}
 }
 
-// benchResults is everything bench all measured: the JSON file.
-type benchResults struct {
+// Results is everything bench all measured: the JSON file.
+type Results struct {
 	Date     string            `json:"date"`
 	Machine  map[string]string `json:"machine"`
 	Sizes    benchSizes        `json:"sizes"`
-	Writes   []benchRow        `json:"writes"`
-	Repl     []replFigure      `json:"replication"`
+	Writes   []WriteRow        `json:"writes"`
+	Repl     []ReplFigure      `json:"replication"`
 	ReplOps  stat              `json:"replication_1m_ops_per_s"`
-	Peers    []peersSystem     `json:"peers"`
+	Peers    []PeersSystem     `json:"peers"`
 	PeersErr string            `json:"peers_error,omitempty"`
-	Heal     map[int][]healRun `json:"heal"`
-	Join     []joinRun         `json:"join"`
-	Memory   []memRun          `json:"memory"`
+	Heal     map[int][]HealRun `json:"heal"`
+	Join     []JoinRun         `json:"join"`
+	Memory   []MemRun          `json:"memory"`
 	Sim      []*sim.Report     `json:"sim"`
 	Seconds  float64           `json:"seconds"`
 }
 
-func runBenchAll(ctx context.Context, std *IO, args []string) error {
-	fs := newFlags(std, "bench all", "[--quick] [--out FILE.md] [--json FILE.json]")
-	quick := fs.Bool("quick", false, "small sizes and one run each: a few minutes, for development")
-	out := fs.String("out", "docs/benchmarks.md", "write the report here")
-	jsonOut := fs.String("json", "docs/benchmarks.json", "write the raw figures here")
-	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return err
-	}
+// AllOptions are what bench all runs.
+type AllOptions struct {
+	// Bin is the lienthong binary, for bench memory's node.
+	Bin string
+	// Quick uses small sizes and one run each.
+	Quick bool
+	// Out and JSON are the files the report and the raw figures are
+	// written to.
+	Out, JSON string
+}
+
+// All runs every benchmark against its reference and writes the report
+// and the raw figures; it says on stdout what it wrote, and its progress,
+// with every benchmark's, goes to progress. It blocks for minutes (hours at
+// full size).
+func All(ctx context.Context, o AllOptions, stdout, progress io.Writer) error {
 	sz := fullSizes
-	if *quick {
+	if o.Quick {
 		sz = quickSizes
 	}
 	start := time.Now()
-	res := benchResults{Date: start.UTC().Format("2006-01-02 15:04 UTC"), Machine: machineInfo(), Sizes: sz, Heal: map[int][]healRun{}}
+	res := Results{Date: start.UTC().Format("2006-01-02 15:04 UTC"), Machine: machineInfo(), Sizes: sz, Heal: map[int][]HealRun{}}
 	step := func(what string) {
-		fmt.Fprintf(std.Err, "== %s (%s elapsed)\n", what, time.Since(start).Round(time.Second))
+		fmt.Fprintf(progress, "== %s (%s elapsed)\n", what, time.Since(start).Round(time.Second))
 	}
-	runs := strconv.Itoa(sz.Runs)
 
 	step("1. durable local writes")
-	var w struct{ Results []benchRow }
-	if err := benchJSON(ctx, std, &w, "bench", "write", "--count", strconv.Itoa(sz.Writes), "--runs", runs, "--json"); err != nil {
-		return err
+	w, err := Write(ctx, WriteOptions{Count: sz.Writes, Writers: []int{1, 8, 64}, Runs: sz.Runs}, progress)
+	if err != nil {
+		return fmt.Errorf("bench write: %w", err)
 	}
 	res.Writes = w.Results
 
 	step("2. replication between two nodes")
-	var rp struct{ Figures []replFigure }
-	if err := benchJSON(ctx, std, &rp, "bench", "replicate", "--count", strconv.Itoa(sz.Replicate), "--runs", runs, "--json"); err != nil {
-		return err
+	rp, err := Replicate(ctx, sz.Replicate, sz.Runs, progress)
+	if err != nil {
+		return fmt.Errorf("bench replicate: %w", err)
 	}
 	res.Repl = rp.Figures
 	if len(rp.Figures) > 0 {
@@ -110,17 +112,17 @@ func runBenchAll(ctx context.Context, std *IO, args []string) error {
 	}
 
 	step("3. PostgreSQL logical replication and NATS JetStream")
-	var pr struct{ Results []peersSystem }
-	if err := benchJSON(ctx, std, &pr, "bench", "peers", "--count", strconv.Itoa(sz.Peers), "--runs", runs, "--json"); err != nil {
-		res.PeersErr = err.Error() // reported, not fatal: the rest still counts
+	if pr, err := Peers(ctx, sz.Peers, sz.Runs, PeersSystems, progress); err != nil {
+		res.PeersErr = "bench peers: " + strings.ReplaceAll(err.Error(), "\n", "; ") // reported, not fatal: the rest still counts
+	} else {
+		res.Peers = pr.Results
 	}
-	res.Peers = pr.Results
 
 	step("4. healing after a partition")
 	for r := 0; r < sz.Runs; r++ {
-		var hs []healRun
-		if err := benchJSON(ctx, std, &hs, "bench", "heal", "--count", strconv.Itoa(sz.Heal), "--diverged", joinInts(sz.HealD), "--json"); err != nil {
-			return err
+		hs, err := Heal(ctx, sz.Heal, sz.HealD, progress)
+		if err != nil {
+			return fmt.Errorf("bench heal: %w", err)
 		}
 		for _, h := range hs {
 			res.Heal[h.D] = append(res.Heal[h.D], h)
@@ -128,17 +130,17 @@ func runBenchAll(ctx context.Context, std *IO, args []string) error {
 	}
 
 	step("5. a new node catching up")
-	if err := benchJSON(ctx, std, &res.Join, "bench", "join", "--count", strconv.Itoa(sz.Join), "--runs", runs, "--json"); err != nil {
-		return err
+	if res.Join, err = Join(ctx, sz.Join, sz.Runs, progress); err != nil {
+		return fmt.Errorf("bench join: %w", err)
 	}
 
 	step("6. memory")
 	for r := 0; r < sz.Runs; r++ {
-		var m memRun
-		if err := benchJSON(ctx, std, &m, "bench", "memory", "--count", strconv.Itoa(sz.Memory), "--json"); err != nil {
-			return err
+		m, err := Memory(ctx, o.Bin, sz.Memory, progress)
+		if err != nil {
+			return fmt.Errorf("bench memory: %w", err)
 		}
-		res.Memory = append(res.Memory, m)
+		res.Memory = append(res.Memory, *m)
 	}
 
 	step("7. the simulator")
@@ -147,10 +149,12 @@ func runBenchAll(ctx context.Context, std *IO, args []string) error {
 		return err
 	}
 	for r := 0; r < sz.Runs; r++ {
-		rep, err := runSim(sc, 1, "lienthong sim run "+sz.SimScenario+" --seed 1", nil)
+		s, err := sim.New(sc, sim.Options{Seed: 1})
 		if err != nil {
 			return err
 		}
+		rep := s.Run("lienthong sim run " + sz.SimScenario + " --seed 1")
+		s.Close()
 		rep.Series = nil // the plots are sim run's business
 		res.Sim = append(res.Sim, rep)
 	}
@@ -160,35 +164,16 @@ func runBenchAll(ctx context.Context, std *IO, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(o.JSON, append(b, '\n'), 0o644); err != nil {
 		return err
 	}
 	var md bytes.Buffer
-	writeBenchReport(&md, &res, *quick)
-	if err := os.WriteFile(*out, md.Bytes(), 0o644); err != nil {
+	writeReport(&md, &res, o.Quick)
+	if err := os.WriteFile(o.Out, md.Bytes(), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(std.Out, "wrote %s and %s in %s\n", *out, *jsonOut, time.Since(start).Round(time.Second))
+	fmt.Fprintf(stdout, "wrote %s and %s in %s\n", o.Out, o.JSON, time.Since(start).Round(time.Second))
 	return nil
-}
-
-// benchJSON runs a bench command in this process with its JSON output
-// decoded into v; its progress goes to std.Err.
-func benchJSON(ctx context.Context, std *IO, v any, args ...string) error {
-	var out, errb bytes.Buffer
-	code := Main(ctx, args, &IO{In: strings.NewReader(""), Out: &out, Err: io.MultiWriter(std.Err, &errb), Env: std.Env})
-	if code != ExitOK {
-		return fmt.Errorf("%s failed (exit %d): %s", strings.Join(args, " "), code, finalLine(errb.String()))
-	}
-	if err := json.Unmarshal(out.Bytes(), v); err != nil {
-		return fmt.Errorf("%s: unreadable JSON: %w", strings.Join(args, " "), err)
-	}
-	return nil
-}
-
-func finalLine(s string) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return lines[len(lines)-1]
 }
 
 // machineInfo describes the machine and the versions, as the report shows them.

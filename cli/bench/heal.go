@@ -1,13 +1,12 @@
-package cli
+package bench
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -16,12 +15,8 @@ import (
 	"github.com/lienthong/lienthong/node/data"
 )
 
-func init() {
-	register(&command{name: "bench heal", args: "[--count N] [--diverged D,...]",
-		short: "bytes and time to heal after D of N ops diverged, against the zstd size of the D ops", run: runBenchHeal})
-}
-
-type healRun struct {
+// HealRun is one heal of bench heal.
+type HealRun struct {
 	N, D          int
 	HealBytes     float64 `json:"heal_bytes"`
 	Compressed    int     `json:"compressed_diverged_bytes"`
@@ -31,54 +26,47 @@ type healRun struct {
 	PartitionNote string  `json:"partition"`
 }
 
-func runBenchHeal(ctx context.Context, std *IO, args []string) error {
-	fs := newFlags(std, "bench heal", "[--count N] [--diverged D,...] [--json]")
-	count := fs.Int("count", 200_000, "ops in the dataset (N); the issue's figure uses 1000000")
-	diverged := fs.String("diverged", "1000,100000", "comma-separated numbers of ops written while the reader was cut off (D)")
-	asJSON := fs.Bool("json", false, "print the raw figures as JSON")
-	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return err
-	}
-	var ds []int
-	for _, s := range strings.Split(*diverged, ",") {
-		d, err := strconv.Atoi(s)
-		if err != nil || d <= 0 || d >= *count {
-			return usagef("--diverged %q: want numbers between 1 and --count", s)
-		}
-		ds = append(ds, d)
-	}
-	recs, err := benchRecords(*count)
+// HealRuns are what bench heal measured, one per D (its --json output).
+type HealRuns []HealRun
+
+// Heal measures, for each d of diverged, what a reader stopped while d of
+// count ops were written receives to catch up once restarted; its progress
+// goes to progress. Every d must be between 1 and count-1.
+func Heal(ctx context.Context, count int, diverged []int, progress io.Writer) (HealRuns, error) {
+	recs, err := benchRecords(count)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var runs []healRun
-	for _, d := range ds {
-		fmt.Fprintf(std.Err, "N=%d, D=%d...\n", *count, d)
+	var runs HealRuns
+	for _, d := range diverged {
+		fmt.Fprintf(progress, "N=%d, D=%d...\n", count, d)
 		dir, err := os.MkdirTemp("", "lienthong-heal-")
 		if err != nil {
-			return err
+			return nil, err
 		}
 		run, err := benchHealOnce(ctx, dir, recs, d)
 		os.RemoveAll(dir)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		runs = append(runs, run)
 	}
-	if *asJSON {
-		return printJSON(std.Out, runs)
-	}
-	fmt.Fprintf(std.Out, "healing after a partition: the reader is stopped, the writer writes D of N ops, the reader restarts and pulls.\n")
-	fmt.Fprintf(std.Out, "%10s %10s %14s %22s %8s %10s\n", "N", "D", "heal bytes", "zstd of the D ops", "ratio", "heal s")
+	return runs, nil
+}
+
+// Print writes the runs as bench heal's table.
+func (runs HealRuns) Print(w io.Writer) error {
+	fmt.Fprintf(w, "healing after a partition: the reader is stopped, the writer writes D of N ops, the reader restarts and pulls.\n")
+	fmt.Fprintf(w, "%10s %10s %14s %22s %8s %10s\n", "N", "D", "heal bytes", "zstd of the D ops", "ratio", "heal s")
 	for _, r := range runs {
-		fmt.Fprintf(std.Out, "%10d %10d %14.0f %22d %8.2f %10.2f\n", r.N, r.D, r.HealBytes, r.Compressed, r.Ratio, r.HealSeconds)
+		fmt.Fprintf(w, "%10d %10d %14.0f %22d %8.2f %10.2f\n", r.N, r.D, r.HealBytes, r.Compressed, r.Ratio, r.HealSeconds)
 	}
 	return nil
 }
 
 // benchHealOnce writes N-D ops with the reader up, D with it stopped, and
 // measures what the reader receives to catch up once restarted.
-func benchHealOnce(ctx context.Context, dir string, recs []benchRecord, d int) (run healRun, err error) {
+func benchHealOnce(ctx context.Context, dir string, recs []benchRecord, d int) (run HealRun, err error) {
 	f, err := startReplFed(ctx, dir)
 	if err != nil {
 		return run, err

@@ -1,4 +1,4 @@
-package cli
+package bench
 
 import (
 	"bufio"
@@ -36,15 +36,6 @@ import (
 	"github.com/lienthong/lienthong/transport"
 )
 
-func init() {
-	register(&command{
-		name:  "bench replicate",
-		args:  "",
-		short: "measure replication between two nodes on loopback, next to raw libp2p stream throughput (no node needed)",
-		run:   runBenchReplicate,
-	})
-}
-
 // Shape of bench replicate's write load and of its raw libp2p reference.
 const (
 	replWriterName  = "writer"
@@ -59,9 +50,9 @@ const (
 	replSetupBudget = 60 * time.Second
 )
 
-// replRun is one run of bench replicate: the lienthong figures and the raw
+// ReplRun is one run of bench replicate: the lienthong figures and the raw
 // libp2p reference measured right after it.
-type replRun struct {
+type ReplRun struct {
 	// OpsPerS is count / (time from the first write to the reader holding
 	// op count).
 	OpsPerS float64 `json:"lienthong_ops_per_s"`
@@ -86,9 +77,9 @@ type replRun struct {
 	RawOpsPerS float64 `json:"raw_libp2p_ops_per_s"`
 }
 
-// replFigure is one row of the table: lienthong's figure next to its
+// ReplFigure is one row of the table: lienthong's figure next to its
 // reference, each the median of the runs.
-type replFigure struct {
+type ReplFigure struct {
 	Name      string    `json:"figure"`
 	Lienthong []float64 `json:"lienthong"`
 	Reference []float64 `json:"reference,omitempty"`
@@ -97,68 +88,67 @@ type replFigure struct {
 	Ratio     float64   `json:"ratio,omitempty"` // LtMedian / RefMedian
 }
 
-func runBenchReplicate(ctx context.Context, std *IO, args []string) error {
-	var (
-		count, runs int
-		asJSON      bool
-	)
-	fs := newFlags(std, "bench replicate", "")
-	fs.IntVar(&count, "count", 50000, "ops written at the writer per run")
-	fs.IntVar(&runs, "runs", 3, "runs per figure; the table shows the median, min and max")
-	fs.BoolVar(&asJSON, "json", false, "print the raw figures as JSON")
-	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return err
-	}
-	if count < 1 {
-		return usagef("--count %d: want at least 1", count)
-	}
-	if runs < 1 {
-		return usagef("--runs %d: want at least 1", runs)
-	}
+// ReplicateResult is what bench replicate measured (its --json output).
+type ReplicateResult struct {
+	Batch    int          `json:"batch"`
+	Count    int          `json:"count"`
+	Figures  []ReplFigure `json:"figures"`
+	OpBytes  float64      `json:"op_bytes"`
+	RawBytes int          `json:"raw_bytes"`
+	RawChunk int          `json:"raw_chunk"`
+	Results  []ReplRun    `json:"results"`
+	Runs     int          `json:"runs"`
+	Writers  int          `json:"writers"`
+}
+
+// Replicate measures, runs times, count ops written at one node reaching
+// another on loopback, each run next to a raw libp2p stream between two
+// fresh hosts; its progress goes to progress.
+func Replicate(ctx context.Context, count, runs int, progress io.Writer) (*ReplicateResult, error) {
 	recs, err := benchRecords(count)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	opBytes, err := replOpBytes(recs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	tmp, err := os.MkdirTemp("", "lienthong-bench-replicate-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.RemoveAll(tmp)
 
-	var all []replRun
+	var all []ReplRun
 	for r := 1; r <= runs; r++ {
-		fmt.Fprintf(std.Err, "run %d/%d: %d ops from %s to %s...\n", r, runs, count, replWriterName, replReaderName)
+		fmt.Fprintf(progress, "run %d/%d: %d ops from %s to %s...\n", r, runs, count, replWriterName, replReaderName)
 		run, err := benchReplicateOnce(ctx, filepath.Join(tmp, "r"+strconv.Itoa(r)), recs)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		fmt.Fprintf(std.Err, "run %d/%d: raw libp2p stream, %d MiB...\n", r, runs, rawBytes>>20)
+		fmt.Fprintf(progress, "run %d/%d: raw libp2p stream, %d MiB...\n", r, runs, rawBytes>>20)
 		mbps, err := benchRawLibp2p(ctx, rawBytes, rawChunk)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		run.RawMBPerS, run.RawOpsPerS = mbps, mbps*1e6/opBytes
 		all = append(all, run)
 	}
 
-	col := func(f func(replRun) float64) []float64 {
+	col := func(f func(ReplRun) float64) []float64 {
 		out := make([]float64, len(all))
 		for i, r := range all {
 			out[i] = f(r)
 		}
 		return out
 	}
-	figs := []replFigure{
-		{Name: "ops/s at the reader", Lienthong: col(func(r replRun) float64 { return r.OpsPerS }),
-			Reference: col(func(r replRun) float64 { return r.RawOpsPerS })},
-		{Name: "MB/s of encoded ops", Lienthong: col(func(r replRun) float64 { return r.OpsPerS * opBytes / 1e6 }),
-			Reference: col(func(r replRun) float64 { return r.RawMBPerS })},
-		{Name: "lag p50 (ms)", Lienthong: col(func(r replRun) float64 { return r.LagP50Ms })},
-		{Name: "lag p99 (ms)", Lienthong: col(func(r replRun) float64 { return r.LagP99Ms })},
+	figs := []ReplFigure{
+		{Name: "ops/s at the reader", Lienthong: col(func(r ReplRun) float64 { return r.OpsPerS }),
+			Reference: col(func(r ReplRun) float64 { return r.RawOpsPerS })},
+		{Name: "MB/s of encoded ops", Lienthong: col(func(r ReplRun) float64 { return r.OpsPerS * opBytes / 1e6 }),
+			Reference: col(func(r ReplRun) float64 { return r.RawMBPerS })},
+		{Name: "lag p50 (ms)", Lienthong: col(func(r ReplRun) float64 { return r.LagP50Ms })},
+		{Name: "lag p99 (ms)", Lienthong: col(func(r ReplRun) float64 { return r.LagP99Ms })},
 	}
 	for i := range figs {
 		f := &figs[i]
@@ -170,28 +160,31 @@ func runBenchReplicate(ctx context.Context, std *IO, args []string) error {
 			}
 		}
 	}
-	wire, decoded := benchMedian(col(func(r replRun) float64 { return r.WireBytes })), benchMedian(col(func(r replRun) float64 { return r.DecodedBytes }))
+	return &ReplicateResult{Count: count, Runs: runs, Batch: replBatch, Writers: replWriters,
+		OpBytes: opBytes, RawBytes: rawBytes, RawChunk: rawChunk, Figures: figs, Results: all}, nil
+}
 
-	if asJSON {
-		return printJSON(std.Out, map[string]any{
-			"count": count, "runs": runs, "batch": replBatch, "writers": replWriters,
-			"op_bytes": opBytes, "raw_bytes": rawBytes, "raw_chunk": rawChunk,
-			"figures": figs, "results": all,
-		})
+// Print writes the result as bench replicate's table.
+func (r *ReplicateResult) Print(w io.Writer) error {
+	count, runs, opBytes := r.Count, r.Runs, r.OpBytes
+	var wires, decodeds []float64
+	for _, x := range r.Results {
+		wires, decodeds = append(wires, x.WireBytes), append(decodeds, x.DecodedBytes)
 	}
-	fmt.Fprintf(std.Out, "%d citizens (%s) replicated from %s to %s over libp2p on loopback, written in batches of %d by %d goroutines;\n",
+	wire, decoded := benchMedian(wires), benchMedian(decodeds)
+	fmt.Fprintf(w, "%d citizens (%s) replicated from %s to %s over libp2p on loopback, written in batches of %d by %d goroutines;\n",
 		count, benchDataset, replWriterName, replReaderName, replBatch, replWriters)
-	fmt.Fprintf(std.Out, "reference: one raw libp2p stream (TCP, Noise, yamux), %d MiB in %d KiB chunks; ops/s = MB/s ÷ %.0f B per encoded op.\n",
+	fmt.Fprintf(w, "reference: one raw libp2p stream (TCP, Noise, yamux), %d MiB in %d KiB chunks; ops/s = MB/s ÷ %.0f B per encoded op.\n",
 		rawBytes>>20, rawChunk>>10, opBytes)
 	if wire > 0 && decoded > 0 {
-		fmt.Fprintf(std.Out, "on the wire: %.0f B/op decoded, %.0f B/op zstd (ratio %.1f). Median of %d runs (min–max).\n",
+		fmt.Fprintf(w, "on the wire: %.0f B/op decoded, %.0f B/op zstd (ratio %.1f). Median of %d runs (min–max).\n",
 			decoded/float64(count), wire/float64(count), decoded/wire, runs)
 	} else {
-		fmt.Fprintf(std.Out, "Median of %d runs (min–max).\n", runs)
+		fmt.Fprintf(w, "Median of %d runs (min–max).\n", runs)
 	}
-	tw := tabwriter.NewWriter(std.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "figure\tlienthong\t(min–max)\traw libp2p\t(min–max)\tratio\t")
-	for _, f := range figs {
+	for _, f := range r.Figures {
 		prec := 0
 		if f.LtMedian < 100 {
 			prec = 1
@@ -424,7 +417,7 @@ type replObs struct {
 // benchReplicateOnce starts a fresh federation in dir, writes recs at the
 // writer and measures their arrival at the reader. It removes nothing: the
 // caller owns dir.
-func benchReplicateOnce(ctx context.Context, dir string, recs []benchRecord) (run replRun, err error) {
+func benchReplicateOnce(ctx context.Context, dir string, recs []benchRecord) (run ReplRun, err error) {
 	f, err := startReplFed(ctx, dir)
 	if err != nil {
 		return run, err

@@ -1,4 +1,4 @@
-package cli
+package bench
 
 import (
 	"fmt"
@@ -8,8 +8,8 @@ import (
 	"github.com/lienthong/lienthong/sim"
 )
 
-// writeBenchReport renders docs/benchmarks.md from one bench all run.
-func writeBenchReport(w io.Writer, r *benchResults, quick bool) {
+// writeReport renders docs/benchmarks.md from one bench all run.
+func writeReport(w io.Writer, r *Results, quick bool) {
 	p := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	p("# Benchmarks\n\n")
 	kind := "`make bench` (`lienthong bench all`)"
@@ -61,7 +61,7 @@ func writeBenchReport(w io.Writer, r *benchResults, quick bool) {
 	p("| system | records/s end to end | lienthong ÷ system | what it does for that price |\n|---|---:|---:|---|\n")
 	p("| lienthong | %s | 1.00 | per-batch ed25519 signatures verified at the reader, ownership, schema and clock checked at every replica, hash-chained history, durable (synced) at the writer, heals any partition from any reader |\n", fig(r.ReplOps, 0))
 	for _, s := range r.Peers {
-		e2e := statOf(col(s.Runs, func(x peersRun) float64 { return x.EndToEndPerS }))
+		e2e := statOf(col(s.Runs, func(x PeersRun) float64 { return x.EndToEndPerS }))
 		ratio := "–"
 		if e2e.Median > 0 {
 			ratio = fmt.Sprintf("%.2f", lt/e2e.Median)
@@ -80,10 +80,10 @@ func writeBenchReport(w io.Writer, r *benchResults, quick bool) {
 		if len(hs) == 0 {
 			continue
 		}
-		ratio := statOf(col(hs, func(h healRun) float64 { return h.Ratio }))
-		p("| %d | %d | %s | %s | %s | %s | %s |\n", hs[0].N, d, fig(statOf(col(hs, func(h healRun) float64 { return h.HealBytes })), 0),
-			fig(statOf(col(hs, func(h healRun) float64 { return float64(h.Compressed) })), 0), fig(ratio, 2),
-			fig(statOf(col(hs, func(h healRun) float64 { return h.HealSeconds })), 1), met(ratio.Median <= 1.5))
+		ratio := statOf(col(hs, func(h HealRun) float64 { return h.Ratio }))
+		p("| %d | %d | %s | %s | %s | %s | %s |\n", hs[0].N, d, fig(statOf(col(hs, func(h HealRun) float64 { return h.HealBytes })), 0),
+			fig(statOf(col(hs, func(h HealRun) float64 { return float64(h.Compressed) })), 0), fig(ratio, 2),
+			fig(statOf(col(hs, func(h HealRun) float64 { return h.HealSeconds })), 1), met(ratio.Median <= 1.5))
 	}
 
 	p("\n## 5. A new node catching up\n\n")
@@ -92,10 +92,10 @@ func writeBenchReport(w io.Writer, r *benchResults, quick bool) {
 	p("the dataset's records as JSON lines, zstd-compressed together. `lienthong bench join --count %d --runs %d`.\n\n", r.Sizes.Join, r.Sizes.Runs)
 	p("| N | bytes to catch up | zstd of the dataset | ratio | seconds | entities/s | goal ≤ 1.2 |\n|---:|---:|---:|---:|---:|---:|---|\n")
 	if len(r.Join) > 0 {
-		ratio := statOf(col(r.Join, func(j joinRun) float64 { return j.Ratio }))
-		p("| %d | %s | %d | %s | %s | %s | %s |\n", r.Join[0].N, fig(statOf(col(r.Join, func(j joinRun) float64 { return j.Bytes })), 0),
-			r.Join[0].Compressed, fig(ratio, 2), fig(statOf(col(r.Join, func(j joinRun) float64 { return j.Seconds })), 1),
-			fig(statOf(col(r.Join, func(j joinRun) float64 { return j.EntitiesPS })), 0), met(ratio.Median <= 1.2))
+		ratio := statOf(col(r.Join, func(j JoinRun) float64 { return j.Ratio }))
+		p("| %d | %s | %d | %s | %s | %s | %s |\n", r.Join[0].N, fig(statOf(col(r.Join, func(j JoinRun) float64 { return j.Bytes })), 0),
+			r.Join[0].Compressed, fig(ratio, 2), fig(statOf(col(r.Join, func(j JoinRun) float64 { return j.Seconds })), 1),
+			fig(statOf(col(r.Join, func(j JoinRun) float64 { return j.EntitiesPS })), 0), met(ratio.Median <= 1.2))
 	}
 
 	p("\n## 6. Memory\n\n")
@@ -105,9 +105,9 @@ func writeBenchReport(w io.Writer, r *benchResults, quick bool) {
 	p("`lienthong bench memory --count %d` × %d.\n\n", r.Sizes.Memory, r.Sizes.Runs)
 	p("| N | RSS under load (peak) MiB | RSS idle MiB | store on disk MiB | idle RSS ÷ store |\n|---:|---:|---:|---:|---:|\n")
 	if len(r.Memory) > 0 {
-		idle := statOf(col(r.Memory, func(x memRun) float64 { return x.IdleMiB }))
-		store := statOf(col(r.Memory, func(x memRun) float64 { return x.StoreMiB }))
-		p("| %d | %s | %s | %s | %.2f |\n", r.Memory[0].N, fig(statOf(col(r.Memory, func(x memRun) float64 { return x.LoadPeakMiB })), 0),
+		idle := statOf(col(r.Memory, func(x MemRun) float64 { return x.IdleMiB }))
+		store := statOf(col(r.Memory, func(x MemRun) float64 { return x.StoreMiB }))
+		p("| %d | %s | %s | %s | %.2f |\n", r.Memory[0].N, fig(statOf(col(r.Memory, func(x MemRun) float64 { return x.LoadPeakMiB })), 0),
 			fig(idle, 0), fig(store, 0), idle.Median/store.Median)
 	}
 
@@ -132,18 +132,18 @@ func writeBenchReport(w io.Writer, r *benchResults, quick bool) {
 	}
 	for _, s := range r.Peers {
 		if s.System == "postgres" {
-			e2e := benchMedian(col(s.Runs, func(x peersRun) float64 { return x.EndToEndPerS }))
+			e2e := benchMedian(col(s.Runs, func(x PeersRun) float64 { return x.EndToEndPerS }))
 			p("| replication ≥ PostgreSQL's rows/s | %.0f vs %.0f (%.2f) | %s |\n", lt, e2e, lt/e2e, met(lt >= e2e))
 		}
 	}
 	for _, d := range r.Sizes.HealD {
 		if hs := r.Heal[d]; len(hs) > 0 {
-			v := benchMedian(col(hs, func(h healRun) float64 { return h.Ratio }))
+			v := benchMedian(col(hs, func(h HealRun) float64 { return h.Ratio }))
 			p("| healing bytes ≤ 1.5 × compressed diverged ops, D = %d | %.2f | %s |\n", d, v, met(v <= 1.5))
 		}
 	}
 	if len(r.Join) > 0 {
-		v := benchMedian(col(r.Join, func(j joinRun) float64 { return j.Ratio }))
+		v := benchMedian(col(r.Join, func(j JoinRun) float64 { return j.Ratio }))
 		p("| catch-up bytes ≤ 1.2 × compressed dataset | %.2f | %s |\n", v, met(v <= 1.2))
 	}
 	p("%s", benchCosts)

@@ -1,4 +1,4 @@
-package cli
+package bench
 
 import (
 	"bufio"
@@ -25,19 +25,10 @@ import (
 	"github.com/lienthong/lienthong/sim/gen"
 )
 
-func init() {
-	register(&command{
-		name:  "bench peers",
-		args:  "",
-		short: "replicate the bench's citizen records with PostgreSQL logical replication and NATS JetStream on loopback (needs postgresql and nats-server; as root, installs them with apt-get)",
-		run:   runBenchPeers,
-	})
-}
-
 // peersScripts are the set-up scripts bench peers runs: cli/bench/*.sh,
 // written to a temporary directory so that the binary works from anywhere.
 //
-//go:embed bench/*.sh
+//go:embed *.sh
 var peersScripts embed.FS
 
 // Shape of bench peers' load and of its observation of server B.
@@ -56,8 +47,6 @@ const (
 	peersStreamB     = "CITIZENS_MIRROR"
 	peersSubject     = "citizens"
 )
-
-var peersSystems = []string{"postgres", "nats"}
 
 // peersRecord is one record of the load: a citizen of benchRecords (the
 // same seed and projection), its key and its JSON line.
@@ -78,8 +67,8 @@ func peersRecords(n int) ([]peersRecord, error) {
 	return out, err
 }
 
-// peersRun is one run of one system.
-type peersRun struct {
+// PeersRun is one run of one system.
+type PeersRun struct {
 	// EndToEndPerS is count / ElapsedS.
 	EndToEndPerS float64 `json:"end_to_end_records_per_s"`
 	// PublisherPerS is count / LoadS: the rate server A accepted the load at.
@@ -94,53 +83,43 @@ type peersRun struct {
 	Polls int `json:"polls"`
 }
 
-// peersSystem is one row of the table.
-type peersSystem struct {
+// PeersSystem is one row of the table.
+type PeersSystem struct {
 	System          string     `json:"system"`
 	Version         string     `json:"version"`
-	Runs            []peersRun `json:"runs"`
+	Runs            []PeersRun `json:"runs"`
 	EndToEndMedian  float64    `json:"end_to_end_records_per_s_median"`
 	PublisherMedian float64    `json:"publisher_records_per_s_median"`
 	LoadMedian      float64    `json:"load_s_median"`
 	ElapsedMedian   float64    `json:"elapsed_s_median"`
 }
 
-func runBenchPeers(ctx context.Context, std *IO, args []string) error {
-	var (
-		count, runs int
-		systemsFlag string
-		asJSON      bool
-	)
-	fs := newFlags(std, "bench peers", "")
-	fs.IntVar(&count, "count", 1000000, "records loaded at server A per run")
-	fs.IntVar(&runs, "runs", 3, "runs per system; the table shows the median, min and max")
-	fs.StringVar(&systemsFlag, "systems", strings.Join(peersSystems, ","), "comma-separated systems to measure: postgres, nats")
-	fs.BoolVar(&asJSON, "json", false, "print the raw figures as JSON")
-	if _, err := parseFlags(fs, args, 0, 0); err != nil {
-		return err
-	}
-	if count < 1 {
-		return usagef("--count %d: want at least 1", count)
-	}
-	if runs < 1 {
-		return usagef("--runs %d: want at least 1", runs)
-	}
-	var systems []string
-	for _, s := range strings.Split(systemsFlag, ",") {
-		s = strings.TrimSpace(s)
-		if !slices.Contains(peersSystems, s) || slices.Contains(systems, s) {
-			return usagef("--systems %q: want a comma-separated list of distinct systems among %s", systemsFlag, strings.Join(peersSystems, ", "))
-		}
-		systems = append(systems, s)
-	}
+// PeersResult is what bench peers measured (its --json output).
+type PeersResult struct {
+	Count       int           `json:"count"`
+	NATSPending int           `json:"nats_max_pending_acks"`
+	PGBatch     int           `json:"postgres_rows_per_transaction"`
+	RecordBytes float64       `json:"record_json_bytes_avg"`
+	Results     []PeersSystem `json:"results"`
+	Runs        int           `json:"runs"`
+	systems     []string
+}
+
+// PeersSystems are the systems Peers can measure, in their default order.
+var PeersSystems = []string{"postgres", "nats"}
+
+// Peers loads count citizen records at server A of each of systems (among
+// PeersSystems) and counts them at server B, runs times each; its progress
+// and the servers' output go to progress.
+func Peers(ctx context.Context, count, runs int, systems []string, progress io.Writer) (*PeersResult, error) {
 	if _, err := exec.LookPath("bash"); err != nil {
-		return errors.New("bench peers: the set-up scripts need bash, which is not on PATH")
+		return nil, errors.New("bench peers: the set-up scripts need bash, which is not on PATH")
 	}
 
-	fmt.Fprintf(std.Err, "generating %d citizen records...\n", count)
+	fmt.Fprintf(progress, "generating %d citizen records...\n", count)
 	recs, err := peersRecords(count)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var docBytes int
 	for _, r := range recs {
@@ -150,40 +129,40 @@ func runBenchPeers(ctx context.Context, std *IO, args []string) error {
 	// must be able to reach the directories under tmp.
 	tmp, err := os.MkdirTemp("", "lienthong-bench-peers-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.RemoveAll(tmp)
 	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
+		return nil, err
 	}
 	scripts, err := writePeersScripts(filepath.Join(tmp, "scripts"))
 	if err != nil {
-		return err
+		return nil, err
 	}
 
-	results := make([]peersSystem, len(systems))
+	results := make([]PeersSystem, len(systems))
 	for i, s := range systems {
 		results[i].System = s
 	}
 	for r := 1; r <= runs; r++ {
 		for i, s := range systems {
-			fmt.Fprintf(std.Err, "run %d/%d: %s, %d records from A to B...\n", r, runs, s, count)
+			fmt.Fprintf(progress, "run %d/%d: %s, %d records from A to B...\n", r, runs, s, count)
 			dir := filepath.Join(tmp, fmt.Sprintf("r%d-%s", r, s))
 			var (
-				run     peersRun
+				run     PeersRun
 				version string
 				err     error
 			)
 			switch s {
 			case "postgres":
-				run, version, err = benchPeersPostgres(ctx, std, scripts, dir, recs)
+				run, version, err = benchPeersPostgres(ctx, progress, scripts, dir, recs)
 			case "nats":
-				run, version, err = benchPeersNATS(ctx, std, scripts, dir, recs)
+				run, version, err = benchPeersNATS(ctx, progress, scripts, dir, recs)
 			}
 			if err != nil {
-				return fmt.Errorf("%s, run %d: %w", s, r, err)
+				return nil, fmt.Errorf("%s, run %d: %w", s, r, err)
 			}
-			fmt.Fprintf(std.Err, "run %d/%d: %s: %.0f records/s end to end, %.0f records/s accepted at A, %.1f s\n",
+			fmt.Fprintf(progress, "run %d/%d: %s: %.0f records/s end to end, %.0f records/s accepted at A, %.1f s\n",
 				r, runs, s, run.EndToEndPerS, run.PublisherPerS, run.ElapsedS)
 			results[i].Version = version
 			results[i].Runs = append(results[i].Runs, run)
@@ -191,28 +170,27 @@ func runBenchPeers(ctx context.Context, std *IO, args []string) error {
 	}
 	for i := range results {
 		s := &results[i]
-		s.EndToEndMedian = benchMedian(col(s.Runs, func(r peersRun) float64 { return r.EndToEndPerS }))
-		s.PublisherMedian = benchMedian(col(s.Runs, func(r peersRun) float64 { return r.PublisherPerS }))
-		s.LoadMedian = benchMedian(col(s.Runs, func(r peersRun) float64 { return r.LoadS }))
-		s.ElapsedMedian = benchMedian(col(s.Runs, func(r peersRun) float64 { return r.ElapsedS }))
+		s.EndToEndMedian = benchMedian(col(s.Runs, func(r PeersRun) float64 { return r.EndToEndPerS }))
+		s.PublisherMedian = benchMedian(col(s.Runs, func(r PeersRun) float64 { return r.PublisherPerS }))
+		s.LoadMedian = benchMedian(col(s.Runs, func(r PeersRun) float64 { return r.LoadS }))
+		s.ElapsedMedian = benchMedian(col(s.Runs, func(r PeersRun) float64 { return r.ElapsedS }))
 	}
 
-	if asJSON {
-		return printJSON(std.Out, map[string]any{
-			"count": count, "runs": runs, "record_json_bytes_avg": float64(docBytes) / float64(count),
-			"postgres_rows_per_transaction": peersBatch, "nats_max_pending_acks": peersMaxPending,
-			"results": results,
-		})
-	}
-	fmt.Fprintf(std.Out, "%d citizen records per run (%.0f B of JSON each on average), loaded at server A and replicated to server B on loopback.\n",
-		count, float64(docBytes)/float64(count))
-	fmt.Fprintf(std.Out, "Median of %d runs (min–max). End to end: from the first record sent to A until B holds them all.\n", runs)
-	tw := tabwriter.NewWriter(std.Out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	return &PeersResult{Count: count, Runs: runs, RecordBytes: float64(docBytes) / float64(count),
+		PGBatch: peersBatch, NATSPending: peersMaxPending, Results: results, systems: systems}, nil
+}
+
+// Print writes the result as bench peers' table.
+func (r *PeersResult) Print(w io.Writer) error {
+	fmt.Fprintf(w, "%d citizen records per run (%.0f B of JSON each on average), loaded at server A and replicated to server B on loopback.\n",
+		r.Count, r.RecordBytes)
+	fmt.Fprintf(w, "Median of %d runs (min–max). End to end: from the first record sent to A until B holds them all.\n", r.Runs)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "system\tversion\trecords/s end to end\t(min–max)\trecords/s accepted at A\t(min–max)\telapsed s\t(min–max)\t")
-	for _, s := range results {
-		e2e := col(s.Runs, func(r peersRun) float64 { return r.EndToEndPerS })
-		pub := col(s.Runs, func(r peersRun) float64 { return r.PublisherPerS })
-		el := col(s.Runs, func(r peersRun) float64 { return r.ElapsedS })
+	for _, s := range r.Results {
+		e2e := col(s.Runs, func(r PeersRun) float64 { return r.EndToEndPerS })
+		pub := col(s.Runs, func(r PeersRun) float64 { return r.PublisherPerS })
+		el := col(s.Runs, func(r PeersRun) float64 { return r.ElapsedS })
 		prec := 1
 		if s.ElapsedMedian < 10 {
 			prec = 2
@@ -225,12 +203,12 @@ func runBenchPeers(ctx context.Context, std *IO, args []string) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	for _, s := range systems {
+	for _, s := range r.systems {
 		switch s {
 		case "postgres":
-			fmt.Fprintf(std.Out, "postgres: psql COPY at the publisher, %d rows a transaction, into citizens(id text primary key, doc jsonb); logical replication to a subscription made before the load.\n", peersBatch)
+			fmt.Fprintf(w, "postgres: psql COPY at the publisher, %d rows a transaction, into citizens(id text primary key, doc jsonb); logical replication to a subscription made before the load.\n", peersBatch)
 		case "nats":
-			fmt.Fprintf(std.Out, "nats: JetStream async publish to citizens.<key> at A, each acknowledged by A's file stream (up to %d in flight); B, a leaf node, mirrors that stream.\n", peersMaxPending)
+			fmt.Fprintf(w, "nats: JetStream async publish to citizens.<key> at A, each acknowledged by A's file stream (up to %d in flight); B, a leaf node, mirrors that stream.\n", peersMaxPending)
 		}
 	}
 	return nil
@@ -242,13 +220,13 @@ func writePeersScripts(dir string) (map[string]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	ents, err := peersScripts.ReadDir("bench")
+	ents, err := peersScripts.ReadDir(".")
 	if err != nil {
 		return nil, err
 	}
 	out := map[string]string{}
 	for _, e := range ents {
-		b, err := peersScripts.ReadFile("bench/" + e.Name())
+		b, err := peersScripts.ReadFile(e.Name())
 		if err != nil {
 			return nil, err
 		}
@@ -263,17 +241,17 @@ func writePeersScripts(dir string) (map[string]string, error) {
 
 // peersServers is a pair of servers started by one of the scripts.
 type peersServers struct {
-	std    *IO
-	script string // path
-	name   string // "postgres.sh"
-	dir    string
-	env    map[string]string // the script's KEY=VALUE lines
+	progress io.Writer
+	script   string // path
+	name     string // "postgres.sh"
+	dir      string
+	env      map[string]string // the script's KEY=VALUE lines
 }
 
 // startPeersServers runs `script start dir` and parses its KEY=VALUE lines.
-// The script's messages go to std.Err.
-func startPeersServers(std *IO, scripts map[string]string, name, dir string) (*peersServers, error) {
-	s := &peersServers{std: std, script: scripts[name], name: name, dir: dir, env: map[string]string{}}
+// The script's messages go to progress.
+func startPeersServers(progress io.Writer, scripts map[string]string, name, dir string) (*peersServers, error) {
+	s := &peersServers{progress: progress, script: scripts[name], name: name, dir: dir, env: map[string]string{}}
 	out, err := s.runScript("start")
 	if err != nil {
 		// The script cleans up after its own failures; this covers a
@@ -301,7 +279,7 @@ func (s *peersServers) need(keys ...string) error {
 }
 
 // stop runs `script stop dir`. When failed, it first copies the tail of the
-// servers' logs to std.Err, since stop removes them.
+// servers' logs to progress, since stop removes them.
 func (s *peersServers) stop(failed bool) error {
 	if failed {
 		logs, _ := filepath.Glob(filepath.Join(s.dir, "*.log"))
@@ -311,7 +289,7 @@ func (s *peersServers) stop(failed bool) error {
 				continue
 			}
 			lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-			fmt.Fprintf(s.std.Err, "--- last lines of %s:\n%s\n", l, strings.Join(lines[max(0, len(lines)-15):], "\n"))
+			fmt.Fprintf(s.progress, "--- last lines of %s:\n%s\n", l, strings.Join(lines[max(0, len(lines)-15):], "\n"))
 		}
 	}
 	_, err := s.runScript("stop")
@@ -326,7 +304,7 @@ func (s *peersServers) runScript(verb string) ([]byte, error) {
 	tail := &lastLine{}
 	cmd := exec.Command("bash", s.script, verb, s.dir)
 	cmd.Stdout = &out
-	cmd.Stderr = io.MultiWriter(s.std.Err, tail)
+	cmd.Stderr = io.MultiWriter(s.progress, tail)
 	if err := cmd.Run(); err != nil {
 		msg := tail.String()
 		if msg == "" {
@@ -550,9 +528,9 @@ func (p pgClient) count(ctx context.Context) (int64, error) {
 // table on both, the publication and the subscription (before the load: it
 // measures streaming replication, not the initial copy), then loads recs at
 // the publisher with psql COPY and waits until the subscriber has them all.
-func benchPeersPostgres(ctx context.Context, std *IO, scripts map[string]string, dir string, recs []peersRecord) (run peersRun, version string, err error) {
+func benchPeersPostgres(ctx context.Context, progress io.Writer, scripts map[string]string, dir string, recs []peersRecord) (run PeersRun, version string, err error) {
 	script := peersCopyScript(recs) // before the servers start: not timed
-	srv, err := startPeersServers(std, scripts, "postgres.sh", dir)
+	srv, err := startPeersServers(progress, scripts, "postgres.sh", dir)
 	if err != nil {
 		return run, "", err
 	}
@@ -622,8 +600,8 @@ func benchPeersPostgres(ctx context.Context, std *IO, scripts map[string]string,
 	return run, version, nil
 }
 
-func peersFigures(n int64, start, loaded, atB time.Time, polls int) peersRun {
-	r := peersRun{LoadS: loaded.Sub(start).Seconds(), ElapsedS: atB.Sub(start).Seconds(), Polls: polls}
+func peersFigures(n int64, start, loaded, atB time.Time, polls int) PeersRun {
+	r := PeersRun{LoadS: loaded.Sub(start).Seconds(), ElapsedS: atB.Sub(start).Seconds(), Polls: polls}
 	r.PublisherPerS = float64(n) / r.LoadS
 	r.EndToEndPerS = float64(n) / r.ElapsedS
 	return r
@@ -633,12 +611,12 @@ func peersFigures(n int64, start, loaded, atB time.Time, polls int) peersRun {
 // file stream for citizens.> on A and a file stream on B that mirrors it
 // across the leaf connection, then publishes recs at A with async publishes
 // acknowledged by the stream and waits until B's stream holds them all.
-func benchPeersNATS(ctx context.Context, std *IO, scripts map[string]string, dir string, recs []peersRecord) (run peersRun, version string, err error) {
+func benchPeersNATS(ctx context.Context, progress io.Writer, scripts map[string]string, dir string, recs []peersRecord) (run PeersRun, version string, err error) {
 	subjects := make([]string, len(recs)) // before the servers start: not timed
 	for i, r := range recs {
 		subjects[i] = peersSubject + "." + r.key
 	}
-	srv, err := startPeersServers(std, scripts, "nats.sh", dir)
+	srv, err := startPeersServers(progress, scripts, "nats.sh", dir)
 	if err != nil {
 		return run, "", err
 	}
@@ -747,7 +725,7 @@ func benchPeersNATS(ctx context.Context, std *IO, scripts map[string]string, dir
 		at, polls, err := peersAwait(ctx, n, loadDone, peersNATSPoll, peersNATSPoll, countB)
 		got <- awaited{at, polls, err}
 	}()
-	fail := func(err error) (peersRun, string, error) {
+	fail := func(err error) (PeersRun, string, error) {
 		cancel()
 		<-got
 		return run, version, err
