@@ -246,6 +246,7 @@ func (g *building) commit() {
 	s.mu.Lock()
 	moveHeads(s.mu.applied, g.dirty, g.drops)
 	s.mu.Unlock()
+	s.remember(g)
 	s.syncs <- &group{batch: b, reqs: g.reqs, lastChange: s.nextChange - 1, commit: s.commits, heads: g.dirty, drops: g.drops}
 }
 

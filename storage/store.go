@@ -114,6 +114,10 @@ type Store struct {
 	nextChange uint64
 	commits    uint64 // the commit counter: groups applied
 	maxGroup   int
+	recent     []recentGroup // the last groups applied, oldest first (prefetch.go)
+	prefetch   struct{ hits, misses uint64 }
+
+	applied atomic.Uint64 // groups applied and visible to reads (prefetch.go)
 }
 
 func (opts Options) withDefaults() Options {
@@ -294,6 +298,7 @@ func (s *Store) load(fs vfs.FS, dir string, marked uint64, exists bool) error {
 	if s.commits, err = readCommitCounter(s.al, s.db); err != nil {
 		return err
 	}
+	s.applied.Store(s.commits)
 	switch {
 	case exists && s.commits < marked:
 		return s.al.corrupt("opening the store", fmt.Errorf(

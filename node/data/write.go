@@ -180,7 +180,8 @@ type intent struct {
 	ds     *dict.Dataset
 	typ    *meta.Type
 	index  uint64
-	fields []fieldIntent // sorted by name
+	fields []fieldIntent      // sorted by name
+	pre    storage.Prefetched // the entity's state, read off the committer
 }
 
 type fieldIntent struct {
@@ -302,6 +303,7 @@ func (e *Engine) check(w Write) (*intent, error) {
 	in := &intent{w: w, ds: ds, typ: typ, index: v.Index}
 	switch w.Mode {
 	case Delete:
+		in.pre = e.cfg.Store.PrefetchState(ds.EntityType, w.Key, ds.Name)
 		return in, nil
 	case Put, Patch:
 	default:
@@ -338,6 +340,7 @@ func (e *Engine) check(w Write) (*intent, error) {
 		in.fields = append(in.fields, fi)
 	}
 	slices.SortFunc(in.fields, func(a, b fieldIntent) int { return cmpString(a.name, b.name) })
+	in.pre = e.cfg.Store.PrefetchState(ds.EntityType, w.Key, ds.Name)
 	return in, nil
 }
 
@@ -425,7 +428,7 @@ func (e *Engine) apply(tx *storage.Txn, in *intent) (Result, error) {
 			ErrNotOwner, in.ds.Name)
 	}
 	typ, key := in.ds.EntityType, in.w.Key
-	st, err := tx.State(typ, key, ds.Name)
+	st, err := tx.StateFrom(&in.pre, typ, key, ds.Name)
 	if err != nil {
 		return Result{}, err
 	}
