@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +92,19 @@ func TestReportGoals(t *testing.T) {
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("no %q in the report:\n%s", want, md)
+		}
+	}
+}
+
+// TestSizesComparePeers: bench all compares PostgreSQL and NATS with
+// lienthong's rate at the same count, which must be one of the curve's.
+func TestSizesComparePeers(t *testing.T) {
+	for name, sz := range map[string]benchSizes{"full": fullSizes, "quick": quickSizes} {
+		if !slices.Contains(sz.Replicate, sz.Peers) {
+			t.Errorf("%s: peers at %d, replication at %v", name, sz.Peers, sz.Replicate)
+		}
+		if len(sz.Replicate) < 2 || len(sz.Rates) == 0 || sz.LoadSeconds < 1 {
+			t.Errorf("%s: no curve or no load: %+v", name, sz)
 		}
 	}
 }
