@@ -58,7 +58,8 @@ type ReplRun struct {
 	// op count).
 	OpsPerS float64 `json:"lienthong_ops_per_s"`
 	// WriteOpsPerS is count / (time from the first write to the last
-	// acknowledgement at the writer): the rate the load was offered at.
+	// acknowledgement at the writer): the rate the writer took the load at
+	// (at full blast, as fast as it could; paced, about OfferedOpsPerS).
 	WriteOpsPerS float64 `json:"writer_acked_ops_per_s"`
 	// OfferedOpsPerS is the rate the writes were paced at; 0 when they were
 	// written as fast as the writer took them.
