@@ -2,11 +2,13 @@ package cli
 
 import (
 	"context"
+	"flag"
 	stdio "io"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/lienthong/lienthong/cli/bench"
 )
@@ -22,8 +24,8 @@ func init() {
 	})
 	register(&command{
 		name:  "bench replicate",
-		args:  "",
-		short: "measure replication between two nodes on loopback, next to raw libp2p stream throughput (no node needed)",
+		args:  "[--count N,...] [--rate OPS/S,... [--duration D]]",
+		short: "measure replication between two nodes on loopback, next to raw libp2p stream throughput, at one or several counts; with --rate, the lag at fixed offered loads (no node needed)",
 		run:   runBenchReplicate,
 	})
 	register(&command{
@@ -82,13 +84,9 @@ func runBenchWrite(ctx context.Context, std *IO, args []string) error {
 	if err := atLeastOne(count, runs); err != nil {
 		return err
 	}
-	var writers []int
-	for _, s := range strings.Split(writersFlag, ",") {
-		w, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || w < 1 {
-			return usagef("--writers %q: want comma-separated positive numbers, e.g. 1,8,64", writersFlag)
-		}
-		writers = append(writers, w)
+	writers, err := positiveInts("--writers", writersFlag)
+	if err != nil {
+		return err
 	}
 	r, err := bench.Write(ctx, bench.WriteOptions{Dir: dir, Count: count, Writers: writers, Runs: runs}, std.Err)
 	if err != nil {
@@ -99,24 +97,77 @@ func runBenchWrite(ctx context.Context, std *IO, args []string) error {
 
 func runBenchReplicate(ctx context.Context, std *IO, args []string) error {
 	var (
-		count, runs int
-		asJSON      bool
+		countFlag, rateFlag string
+		runs                int
+		duration            time.Duration
+		asJSON              bool
 	)
-	fs := newFlags(std, "bench replicate", "")
-	fs.IntVar(&count, "count", 50000, "ops written at the writer per run")
+	fs := newFlags(std, "bench replicate", "[--count N,...] [--rate OPS/S,... [--duration D]] [--runs N] [--json]")
+	fs.StringVar(&countFlag, "count", "50000", "ops written at the writer per run; several, comma-separated (50000,1000000), measure each in the same run and the curve between the smallest and the largest; with --rate, the ops per run instead of --duration")
+	fs.StringVar(&rateFlag, "rate", "", "comma-separated fixed offered loads in ops/s (1000,10000): write paced by time, every 1 ms the ops due, and report the lag per op and the rate achieved, instead of writing at full blast")
+	fs.DurationVar(&duration, "duration", 10*time.Second, "with --rate: how long each run offers its load")
 	fs.IntVar(&runs, "runs", 3, "runs per figure; the table shows the median, min and max")
 	fs.BoolVar(&asJSON, "json", false, "print the raw figures as JSON")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
 		return err
 	}
-	if err := atLeastOne(count, runs); err != nil {
+	counts, err := positiveInts("--count", countFlag)
+	if err != nil {
 		return err
 	}
-	r, err := bench.Replicate(ctx, count, runs, std.Err)
+	if err := atLeastOne(counts[0], runs); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if rateFlag == "" {
+		if set["duration"] {
+			return usagef("--duration: only with --rate")
+		}
+		if len(counts) == 1 {
+			r, err := bench.Replicate(ctx, counts[0], runs, std.Err)
+			if err != nil {
+				return err
+			}
+			return printResult(std, r, asJSON)
+		}
+		r, err := bench.ReplicateCounts(ctx, counts, runs, std.Err)
+		if err != nil {
+			return err
+		}
+		return printResult(std, r, asJSON)
+	}
+	rates, err := positiveInts("--rate", rateFlag)
+	if err != nil {
+		return err
+	}
+	o := bench.LoadOptions{Rates: rates, Duration: duration, Runs: runs}
+	if set["count"] {
+		if len(counts) > 1 || set["duration"] {
+			return usagef("--rate: give one --count (ops per run) or a --duration, not both")
+		}
+		o.Count = counts[0]
+	} else if duration <= 0 {
+		return usagef("--duration %v: want more than 0", duration)
+	}
+	r, err := bench.Load(ctx, o, std.Err)
 	if err != nil {
 		return err
 	}
 	return printResult(std, r, asJSON)
+}
+
+// positiveInts parses a flag's comma-separated list of positive numbers.
+func positiveInts(name, value string) ([]int, error) {
+	var out []int
+	for _, s := range strings.Split(value, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			return nil, usagef("%s %q: want comma-separated positive numbers", name, value)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 func runBenchPeers(ctx context.Context, std *IO, args []string) error {

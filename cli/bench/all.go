@@ -20,11 +20,16 @@ import (
 
 // benchSizes are the sizes of one bench all run.
 type benchSizes struct {
-	Runs        int `json:"runs"`
-	Writes      int `json:"writes"`
-	Replicate   int `json:"replicate_ops"`
-	Peers       int `json:"peers_records"`
-	Heal        int `json:"heal_n"`
+	Runs   int `json:"runs"`
+	Writes int `json:"writes"`
+	// Replicate are the counts of the replication curve; Peers must be one
+	// of them, the one compared with PostgreSQL and NATS.
+	Replicate []int `json:"replicate_ops"`
+	// Rates are the offered loads of the lag figures, each for LoadSeconds.
+	Rates       []int `json:"offered_ops_per_s"`
+	LoadSeconds int   `json:"load_seconds"`
+	Peers       int   `json:"peers_records"`
+	Heal        int   `json:"heal_n"`
 	HealD       []int
 	Join        int    `json:"join_n"`
 	Memory      int    `json:"memory_n"`
@@ -32,8 +37,8 @@ type benchSizes struct {
 }
 
 var (
-	fullSizes  = benchSizes{Runs: 3, Writes: 20_000, Replicate: 1_000_000, Peers: 1_000_000, Heal: 1_000_000, HealD: []int{1000, 100_000}, Join: 1_000_000, Memory: 1_000_000, SimScenario: "province-isolated-day"}
-	quickSizes = benchSizes{Runs: 1, Writes: 5_000, Replicate: 50_000, Peers: 50_000, Heal: 100_000, HealD: []int{1000, 10_000}, Join: 300_000, Memory: 100_000, SimScenario: "quick"}
+	fullSizes  = benchSizes{Runs: 3, Writes: 20_000, Replicate: []int{50_000, 1_000_000}, Rates: []int{1000, 10_000}, LoadSeconds: 30, Peers: 1_000_000, Heal: 1_000_000, HealD: []int{1000, 100_000}, Join: 1_000_000, Memory: 1_000_000, SimScenario: "province-isolated-day"}
+	quickSizes = benchSizes{Runs: 1, Writes: 5_000, Replicate: []int{5_000, 20_000}, Rates: []int{1000, 10_000}, LoadSeconds: 5, Peers: 20_000, Heal: 100_000, HealD: []int{1000, 10_000}, Join: 300_000, Memory: 100_000, SimScenario: "quick"}
 )
 
 // stat is a figure over runs.
@@ -53,12 +58,14 @@ func statOf(xs []float64) stat {
 
 // Results is everything bench all measured: the JSON file.
 type Results struct {
-	Date     string            `json:"date"`
-	Machine  map[string]string `json:"machine"`
-	Sizes    benchSizes        `json:"sizes"`
-	Writes   []WriteRow        `json:"writes"`
-	Repl     []ReplFigure      `json:"replication"`
-	ReplOps  stat              `json:"replication_1m_ops_per_s"`
+	Date    string            `json:"date"`
+	Machine map[string]string `json:"machine"`
+	Sizes   benchSizes        `json:"sizes"`
+	Writes  []WriteRow        `json:"writes"`
+	Repl    *ReplicateCurve   `json:"replication"`
+	// ReplOps is the reader's ops/s at Sizes.Peers ops.
+	ReplOps  stat              `json:"replication_ops_per_s"`
+	Load     *LoadResult       `json:"lag_at_offered_load"`
 	Peers    []PeersSystem     `json:"peers"`
 	PeersErr string            `json:"peers_error,omitempty"`
 	Heal     map[int][]HealRun `json:"heal"`
@@ -101,24 +108,29 @@ func All(ctx context.Context, o AllOptions, stdout, progress io.Writer) error {
 	}
 	res.Writes = w.Results
 
-	step("2. replication between two nodes")
-	rp, err := Replicate(ctx, sz.Replicate, sz.Runs, progress)
-	if err != nil {
+	step("2. replication between two nodes, at " + joinInts(sz.Replicate) + " ops")
+	if res.Repl, err = ReplicateCounts(ctx, sz.Replicate, sz.Runs, progress); err != nil {
 		return fmt.Errorf("bench replicate: %w", err)
 	}
-	res.Repl = rp.Figures
-	if len(rp.Figures) > 0 {
-		res.ReplOps = statOf(rp.Figures[0].Lienthong)
+	for _, r := range res.Repl.Sizes {
+		if r.Count == sz.Peers {
+			res.ReplOps = statOf(col(r.Results, func(x ReplRun) float64 { return x.OpsPerS }))
+		}
 	}
 
-	step("3. PostgreSQL logical replication and NATS JetStream")
+	step("3. lag at a fixed offered load of " + joinInts(sz.Rates) + " ops/s")
+	if res.Load, err = Load(ctx, LoadOptions{Rates: sz.Rates, Duration: time.Duration(sz.LoadSeconds) * time.Second, Runs: sz.Runs}, progress); err != nil {
+		return fmt.Errorf("bench replicate --rate: %w", err)
+	}
+
+	step("4. PostgreSQL logical replication and NATS JetStream")
 	if pr, err := Peers(ctx, sz.Peers, sz.Runs, PeersSystems, progress); err != nil {
 		res.PeersErr = "bench peers: " + strings.ReplaceAll(err.Error(), "\n", "; ") // reported, not fatal: the rest still counts
 	} else {
 		res.Peers = pr.Results
 	}
 
-	step("4. healing after a partition")
+	step("5. healing after a partition")
 	for r := 0; r < sz.Runs; r++ {
 		hs, err := Heal(ctx, sz.Heal, sz.HealD, progress)
 		if err != nil {
@@ -129,12 +141,12 @@ func All(ctx context.Context, o AllOptions, stdout, progress io.Writer) error {
 		}
 	}
 
-	step("5. a new node catching up")
+	step("6. a new node catching up")
 	if res.Join, err = Join(ctx, sz.Join, sz.Runs, progress); err != nil {
 		return fmt.Errorf("bench join: %w", err)
 	}
 
-	step("6. memory")
+	step("7. memory")
 	for r := 0; r < sz.Runs; r++ {
 		m, err := Memory(ctx, o.Bin, sz.Memory, progress)
 		if err != nil {
@@ -143,7 +155,7 @@ func All(ctx context.Context, o AllOptions, stdout, progress io.Writer) error {
 		res.Memory = append(res.Memory, *m)
 	}
 
-	step("7. the simulator")
+	step("8. the simulator")
 	sc, err := sim.LoadScenario(sz.SimScenario)
 	if err != nil {
 		return err

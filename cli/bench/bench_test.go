@@ -38,7 +38,7 @@ func BenchmarkReplicate(b *testing.B) {
 		b.Fatal(err)
 	}
 	for i := 0; i < b.N; i++ {
-		run, err := benchReplicateOnce(context.Background(), filepath.Join(b.TempDir(), "run"), recs)
+		run, err := benchReplicateOnce(context.Background(), filepath.Join(b.TempDir(), "run"), recs, 0)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 // Package bench holds the measurements behind lienthong bench: durable
 // writes next to raw Pebble (Write), replication between two nodes next to a
-// raw libp2p stream (Replicate), PostgreSQL logical replication and NATS
+// raw libp2p stream (Replicate; at several counts, the curve as the store
+// grows: ReplicateCounts), the lag at fixed offered loads (Load), PostgreSQL logical replication and NATS
 // JetStream on the same records (Peers, with the set-up scripts *.sh of
 // this directory), healing after a partition (Heal), a new reader catching
 // up (Join), a node process's memory (Memory) and the report of them all

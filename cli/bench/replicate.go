@@ -43,6 +43,7 @@ const (
 	replBatch       = 500 // writes per WriteBatch
 	replWriters     = 4   // goroutines calling WriteBatch
 	replPoll        = 5 * time.Millisecond
+	replTick        = time.Millisecond // how often a paced load hands out the ops due
 	replStall       = 60 * time.Second // no progress at the reader for this long fails the run
 	rawBytes        = 256 << 20
 	rawChunk        = 64 << 10
@@ -57,12 +58,16 @@ type ReplRun struct {
 	// op count).
 	OpsPerS float64 `json:"lienthong_ops_per_s"`
 	// WriteOpsPerS is count / (time from the first write to the last
-	// acknowledgement at the writer): the rate the load was offered at.
+	// acknowledgement at the writer): the rate the writer took the load at
+	// (at full blast, as fast as it could; paced, about OfferedOpsPerS).
 	WriteOpsPerS float64 `json:"writer_acked_ops_per_s"`
-	LagP50Ms     float64 `json:"lag_p50_ms"`
-	LagP99Ms     float64 `json:"lag_p99_ms"`
-	LagMaxMs     float64 `json:"lag_max_ms"`
-	ElapsedS     float64 `json:"elapsed_s"`
+	// OfferedOpsPerS is the rate the writes were paced at; 0 when they were
+	// written as fast as the writer took them.
+	OfferedOpsPerS float64 `json:"offered_ops_per_s,omitempty"`
+	LagP50Ms       float64 `json:"lag_p50_ms"`
+	LagP99Ms       float64 `json:"lag_p99_ms"`
+	LagMaxMs       float64 `json:"lag_max_ms"`
+	ElapsedS       float64 `json:"elapsed_s"`
 	// Polls is how many times the reader's status was read.
 	Polls int `json:"polls"`
 	// WireBytes and DecodedBytes are the reader's sync answer and pushed batch bytes,
@@ -122,7 +127,7 @@ func Replicate(ctx context.Context, count, runs int, progress io.Writer) (*Repli
 	var all []ReplRun
 	for r := 1; r <= runs; r++ {
 		fmt.Fprintf(progress, "run %d/%d: %d ops from %s to %s...\n", r, runs, count, replWriterName, replReaderName)
-		run, err := benchReplicateOnce(ctx, filepath.Join(tmp, "r"+strconv.Itoa(r)), recs)
+		run, err := benchReplicateOnce(ctx, filepath.Join(tmp, "r"+strconv.Itoa(r)), recs, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -415,9 +420,10 @@ type replObs struct {
 }
 
 // benchReplicateOnce starts a fresh federation in dir, writes recs at the
-// writer and measures their arrival at the reader. It removes nothing: the
-// caller owns dir.
-func benchReplicateOnce(ctx context.Context, dir string, recs []benchRecord) (run ReplRun, err error) {
+// writer, as fast as it takes them (rate 0) or paced at rate ops/s (see
+// replFeed), and measures their arrival at the reader. It removes nothing:
+// the caller owns dir.
+func benchReplicateOnce(ctx context.Context, dir string, recs []benchRecord, rate float64) (run ReplRun, err error) {
 	f, err := startReplFed(ctx, dir)
 	if err != nil {
 		return run, err
@@ -468,28 +474,24 @@ func benchReplicateOnce(ctx context.Context, dir string, recs []benchRecord) (ru
 		}
 	}()
 
-	// The writer: replWriters goroutines take batches in turn; every op's
-	// acknowledgement time is recorded by its stream seq.
+	// The writer: replWriters goroutines take the batches replFeed hands
+	// out; every op's acknowledgement time is recorded by its stream seq.
 	acked := make([]time.Time, n+1)
 	var (
-		next     atomic.Int64
 		wg       sync.WaitGroup
 		errOnce  sync.Once
 		writeErr error
 		lastAck  atomic.Int64
 	)
-	batches := (len(recs) + replBatch - 1) / replBatch
+	batches := make(chan [2]int)
 	start := time.Now()
+	go replFeed(ctx, start, len(recs), rate, batches)
 	for range replWriters {
 		wg.Go(func() {
 			ws := make([]data.Write, 0, replBatch)
-			for {
-				b := int(next.Add(1) - 1)
-				if b >= batches || ctx.Err() != nil {
-					return
-				}
+			for b := range batches {
 				ws = ws[:0]
-				for _, r := range recs[b*replBatch : min(len(recs), (b+1)*replBatch)] {
+				for _, r := range recs[b[0]:b[1]] {
 					ws = append(ws, data.Write{Dataset: benchDataset, Key: r.key, Mode: data.Put, Fields: r.fields})
 				}
 				res, _, err := f.writer.Engine().WriteBatch(ctx, ws, false)
@@ -527,6 +529,7 @@ func benchReplicateOnce(ctx context.Context, dir string, recs []benchRecord) (ru
 	run.OpsPerS = float64(n) / run.ElapsedS
 	run.WriteOpsPerS = float64(n) / time.Unix(0, lastAck.Load()).Sub(start).Seconds()
 	run.Polls = polls
+	run.OfferedOpsPerS = rate
 
 	// Lag of op k: from its acknowledgement at the writer to the first
 	// observation of the reader's head at k or beyond. The reader may pull
@@ -554,6 +557,52 @@ func benchReplicateOnce(ctx context.Context, dir string, recs []benchRecord) (ru
 			m[`lienthong_replica_bytes_total{direction="received_decoded",protocol="push"}`]
 	}
 	return run, nil
+}
+
+// replFeed hands the ops [0, n) of a run to the writers on out, in order,
+// as ranges of at most replBatch ops, and closes out; it stops early when
+// ctx ends. At rate 0 it hands out full batches as fast as the writers take
+// them. At rate > 0 the load is paced by time, not by the writers: op i is
+// due at start + i/rate, and every replTick the ops due by then and not yet
+// handed out go as one range (at 1,000 ops/s and a 1 ms tick, one op; at
+// 10,000, about ten). A writer busy longer than a tick delays the next
+// range, which then holds every op due meanwhile: the offered rate stays
+// the same, and the achieved rate says whether the writer kept up.
+func replFeed(ctx context.Context, start time.Time, n int, rate float64, out chan<- [2]int) {
+	defer close(out)
+	send := func(lo, hi int) bool {
+		select {
+		case out <- [2]int{lo, hi}:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
+	if rate <= 0 {
+		for lo := 0; lo < n; lo += replBatch {
+			if !send(lo, min(n, lo+replBatch)) {
+				return
+			}
+		}
+		return
+	}
+	tick := time.NewTicker(replTick)
+	defer tick.Stop()
+	for sent := 0; sent < n; {
+		due := min(n, int(time.Since(start).Seconds()*rate)+1)
+		for sent < due {
+			hi := min(due, sent+replBatch)
+			if !send(sent, hi) {
+				return
+			}
+			sent = hi
+		}
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // percentile returns the p-quantile of sorted xs (nearest rank).
