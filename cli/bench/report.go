@@ -106,7 +106,7 @@ func writeReport(w io.Writer, r *Results, quick bool) {
 	p("replication protocol's, both directions, at the reader; the reference is the D ops as the writer\n")
 	p("stored them, zstd-compressed together (the best a transfer of exactly them could do).\n")
 	p("`lienthong bench heal --count %d --diverged %s` × %d.\n\n", r.Sizes.Heal, joinInts(r.Sizes.HealD), r.Sizes.Runs)
-	p("| N | D | bytes to heal | zstd of the D ops | ratio | seconds | goal ≤ 1.5 |\n|---:|---:|---:|---:|---:|---:|---|\n")
+	p("| N | D | bytes to heal | zstd of the D ops | ratio | seconds | goal ≤ 1.1 |\n|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, d := range r.Sizes.HealD {
 		hs := r.Heal[d]
 		if len(hs) == 0 {
@@ -115,19 +115,19 @@ func writeReport(w io.Writer, r *Results, quick bool) {
 		ratio := statOf(col(hs, func(h HealRun) float64 { return h.Ratio }))
 		p("| %d | %d | %s | %s | %s | %s | %s |\n", hs[0].N, d, fig(statOf(col(hs, func(h HealRun) float64 { return h.HealBytes })), 0),
 			fig(statOf(col(hs, func(h HealRun) float64 { return float64(h.Compressed) })), 0), fig(ratio, 2),
-			fig(statOf(col(hs, func(h HealRun) float64 { return h.HealSeconds })), 1), met(ratio.Median <= 1.5))
+			fig(statOf(col(hs, func(h HealRun) float64 { return h.HealSeconds })), 1), met(ratio.Median <= 1.1))
 	}
 
 	p("\n## 6. A new node catching up\n\n")
 	p("A reader that holds nothing starts while the owner holds N citizens: being more than 250,000 ops\n")
 	p("behind, it gets the owner's dataset snapshot (states in 4 MiB chunks, zstd), then ops. The reference is\n")
 	p("the dataset's records as JSON lines, zstd-compressed together. `lienthong bench join --count %d --runs %d`.\n\n", r.Sizes.Join, r.Sizes.Runs)
-	p("| N | bytes to catch up | zstd of the dataset | ratio | seconds | entities/s | goal ≤ 1.2 |\n|---:|---:|---:|---:|---:|---:|---|\n")
+	p("| N | bytes to catch up | zstd of the dataset | ratio | seconds | entities/s | goal ≤ 1.1 |\n|---:|---:|---:|---:|---:|---:|---|\n")
 	if len(r.Join) > 0 {
 		ratio := statOf(col(r.Join, func(j JoinRun) float64 { return j.Ratio }))
 		p("| %d | %s | %d | %s | %s | %s | %s |\n", r.Join[0].N, fig(statOf(col(r.Join, func(j JoinRun) float64 { return j.Bytes })), 0),
 			r.Join[0].Compressed, fig(ratio, 2), fig(statOf(col(r.Join, func(j JoinRun) float64 { return j.Seconds })), 1),
-			fig(statOf(col(r.Join, func(j JoinRun) float64 { return j.EntitiesPS })), 0), met(ratio.Median <= 1.2))
+			fig(statOf(col(r.Join, func(j JoinRun) float64 { return j.EntitiesPS })), 0), met(ratio.Median <= 1.1))
 	}
 
 	p("\n## 7. Memory\n\n")
@@ -183,12 +183,12 @@ func writeReport(w io.Writer, r *Results, quick bool) {
 	for _, d := range r.Sizes.HealD {
 		if hs := r.Heal[d]; len(hs) > 0 {
 			v := benchMedian(col(hs, func(h HealRun) float64 { return h.Ratio }))
-			p("| healing bytes ≤ 1.5 × compressed diverged ops, D = %d | %.2f | %s |\n", d, v, met(v <= 1.5))
+			p("| healing bytes ≤ 1.1 × compressed diverged ops, D = %d | %.2f | %s |\n", d, v, met(v <= 1.1))
 		}
 	}
 	if len(r.Join) > 0 {
 		v := benchMedian(col(r.Join, func(j JoinRun) float64 { return j.Ratio }))
-		p("| catch-up bytes ≤ 1.2 × compressed dataset | %.2f | %s |\n", v, met(v <= 1.2))
+		p("| catch-up bytes ≤ 1.1 × compressed dataset | %.2f | %s |\n", v, met(v <= 1.1))
 	}
 	p("%s", benchCosts)
 }
