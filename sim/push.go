@@ -92,7 +92,7 @@ func (l link) Credit(id uint64, n uint64) {
 	}
 	ss.up = max(ss.up, sim.now+sim.latency(ss.a, ss.b))
 	sim.after(ss.up-sim.now, "credit", ss.b, ss.a, func() string {
-		if ss.closed {
+		if ss.closed || ss.b.rep != ss.rep {
 			return "closed"
 		}
 		if n > ss.unacked {
@@ -100,6 +100,7 @@ func (l link) Credit(id uint64, n uint64) {
 			return "window violated"
 		}
 		ss.unacked -= n
+		ss.feed.Credited(n)
 		return fmt.Sprintf("batches=%d", sim.pump(ss))
 	})
 }

@@ -136,8 +136,13 @@ func (rt *p2pRuntime) stream(ctx context.Context, sub *p2pSub, p peer.ID, s push
 			case <-ctx.Done():
 				return
 			case <-sub.wake:
-				if err := st.Credit(sub.credit.Swap(0)); err != nil {
-					return
+				// Credit adds before it wakes, so a wake may find its
+				// credit sent by the one before: a zero-byte credit frame
+				// is malformed and would reset the stream.
+				if n := sub.credit.Swap(0); n > 0 {
+					if err := st.Credit(n); err != nil {
+						return
+					}
 				}
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -26,7 +27,21 @@ var errIncomplete = errors.New("replica: pushed batch not applied in full")
 type Feed struct {
 	r    *Replicator
 	from peer.ID
+	name string                    // the subscriber's member name
 	sent map[storage.Stream]uint64 // the subscriber's heads plus what was sent
+
+	mu struct {
+		sync.Mutex
+		inflight []sentBatch // batches sent and not yet credited, in order
+		credited uint64      // credit beyond the batches popped from inflight
+	}
+}
+
+// sentBatch is a batch the subscriber has not credited yet: its size and
+// the subscriber's heads once it is applied.
+type sentBatch struct {
+	bytes uint64
+	heads map[storage.Stream]uint64
 }
 
 // Subscribe opens the source's side of member from's subscription s: its
@@ -38,7 +53,7 @@ func (r *Replicator) Subscribe(ctx context.Context, from peer.ID, s push.Subscri
 	if m == nil {
 		return nil, fmt.Errorf("push from %s: not a member", from)
 	}
-	f := &Feed{r: r, from: from, sent: map[storage.Stream]uint64{}}
+	f := &Feed{r: r, from: from, name: m.Name, sent: map[storage.Stream]uint64{}}
 	for _, h := range s.Request.Have {
 		f.sent[storage.Stream{Dataset: h.Dataset, Origin: h.Origin}] = h.Seq
 	}
@@ -83,13 +98,42 @@ func (f *Feed) Poll() ([]byte, error) {
 	for _, b := range resp.Batches {
 		f.sent[storage.Stream{Dataset: b.Head.Dataset, Origin: b.Head.Origin}] = b.Head.Seq
 	}
-	out := pull.EncodeResponse(resp)
-	r.countBytes(push.ID, "sent", len(out))
-	return out, nil
+	return f.record(pull.EncodeResponse(resp)), nil
+}
+
+// record counts batch as sent and remembers it until it is credited.
+func (f *Feed) record(batch []byte) []byte {
+	f.r.countBytes(push.ID, "sent", len(batch))
+	f.mu.Lock()
+	f.mu.inflight = append(f.mu.inflight, sentBatch{bytes: uint64(len(batch)), heads: maps.Clone(f.sent)})
+	f.mu.Unlock()
+	return batch
+}
+
+// Credited implements push.Feed: the batches the credit covers are
+// applied (and synced) at the subscriber, which acknowledges their heads,
+// as a pull request does: its lag and the truncation of history follow.
+func (f *Feed) Credited(n uint64) {
+	f.mu.Lock()
+	f.mu.credited += n
+	var heads map[storage.Stream]uint64
+	for len(f.mu.inflight) > 0 && f.mu.credited >= f.mu.inflight[0].bytes {
+		f.mu.credited -= f.mu.inflight[0].bytes
+		heads = f.mu.inflight[0].heads
+		f.mu.inflight = f.mu.inflight[1:]
+	}
+	f.mu.Unlock()
+	if heads == nil {
+		return
+	}
+	r := f.r
+	r.mu.Lock()
+	r.mu.acked[f.name] = ack{seqs: heads, at: r.cfg.Now()}
+	r.mu.Unlock()
 }
 
 // Next implements push.Feed: Poll, as soon as the durable position moves;
-// nil after keepAlive with nothing to send.
+// an empty batch after keepAlive with nothing to send.
 func (f *Feed) Next(ctx context.Context, keepAlive time.Duration) ([]byte, error) {
 	wait, cancel := context.WithTimeout(ctx, keepAlive)
 	defer cancel()
@@ -102,7 +146,7 @@ func (f *Feed) Next(ctx context.Context, keepAlive time.Duration) ([]byte, error
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return nil, nil // keep-alive
+			return f.record(pull.EncodeResponse(pull.Response{})), nil // keep-alive
 		}
 	}
 }

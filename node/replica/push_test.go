@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -53,9 +54,14 @@ func TestPushIsTheHotPath(t *testing.T) {
 	if err := moh.host.Connect(ctx, peer.AddrInfo{ID: hcm.id}); err != nil {
 		t.Fatal(err)
 	}
+	// hcm serves push before moh subscribes: a subscription refused
+	// waits for the next tick, an hour away here.
 	for _, n := range nodes {
 		wg.Add(1)
 		go func() { defer wg.Done(); n.r.Run(ctx, n.host) }()
+		if n == hcm {
+			waitFor(t, "hcm to serve push", func() bool { return slices.Contains(hcm.host.Mux().Protocols(), push.ID) })
+		}
 	}
 	waitFor(t, "moh's subscription", func() bool { return len(hcm.r.subscribers()) == 1 })
 	for round := range 5 {
@@ -74,6 +80,16 @@ func TestPushIsTheHotPath(t *testing.T) {
 	if moh.digest(t) != hcm.digest(t) {
 		t.Fatal("digests differ")
 	}
+	// The source knows moh's lag from moh's credit, with no pull: a reader
+	// fed by push is not reported behind.
+	waitFor(t, "hcm to see moh's lag at 0", func() bool {
+		for _, l := range hcm.r.Lag() {
+			if l.Reader == "moh" && l.Dataset == "population.identity" {
+				return l.Ops == 0
+			}
+		}
+		return false
+	})
 }
 
 // TestPushedBatchIsChecked: a batch pushed by a reader that is no origin,

@@ -159,6 +159,10 @@ type Feed interface {
 	// (then it returns nil: an empty batch is sent), or ctx ends. It
 	// returns a batch frame (an encoded pull answer, at most MaxBatchBytes).
 	Next(ctx context.Context, keepAlive time.Duration) ([]byte, error)
+	// Credited tells the feed that the reader credited n more bytes: it
+	// applied the batches they cover, in the order Next returned them.
+	// It is called from another goroutine than Next's.
+	Credited(n uint64)
 }
 
 // Source serves subscriptions. Its fields are read-only once Handle runs.
@@ -231,6 +235,12 @@ func (src *Source) serve(ctx context.Context, s network.Stream) error {
 			if err == nil {
 				var n uint64
 				if n, err = DecodeCredit(b); err == nil {
+					// The feed hears of the credit before the window
+					// lets more out; this goroutine alone releases, so a
+					// credit within what is unacknowledged releases.
+					if n <= w.Unacked() {
+						feed.Credited(n)
+					}
 					err = w.Release(n)
 				}
 			}

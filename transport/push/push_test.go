@@ -47,12 +47,16 @@ func newPairHosts(t *testing.T) (host.Host, host.Host) {
 	return hs[0], hs[1]
 }
 
-// feed hands out frames of size bytes, counting the calls of Next.
+// feed hands out frames of size bytes, counting the calls of Next and
+// the bytes credited.
 type feed struct {
-	size  int
-	calls chan int
-	n     int
+	size     int
+	calls    chan int
+	n        int
+	credited atomic.Uint64
 }
+
+func (f *feed) Credited(n uint64) { f.credited.Add(n) }
 
 func (f *feed) Next(ctx context.Context, _ time.Duration) ([]byte, error) {
 	f.n++
@@ -109,6 +113,9 @@ func TestCreditWindow(t *testing.T) {
 	}
 	if m := maxUnacked.Load(); m > window {
 		t.Fatalf("unacknowledged reached %d bytes, window %d", m, window)
+	}
+	if c := f.credited.Load(); c != 2*size {
+		t.Fatalf("the feed was told of %d bytes credited, want %d", c, 2*size)
 	}
 }
 
