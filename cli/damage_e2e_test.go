@@ -24,14 +24,14 @@ import (
 // damage and what to do.
 func TestStartRefusesDamage(t *testing.T) {
 	template := filepath.Join(t.TempDir(), "hcm")
-	lienthongBinary(t)
+	bin := lienthongBinary(t)
 	mustRun(t, nil, "init", "--dir", template, "--name", "hcm", "--listen-api", "127.0.0.1:0")
 	// Two runs: the first run's writes are flushed to an SSTable when the
 	// second opens the store; the second run's are in its WAL.
 	var addrs node.Addresses
 	for run := range 2 {
 		var logs bytes.Buffer
-		p, err := fed.RunPinned(context.Background(), binPath, template, &logs, false, addrs, "start", "--dir", template, "--log-level", "warn")
+		p, err := fed.RunPinned(context.Background(), bin, template, &logs, false, addrs, "start", "--dir", template, "--log-level", "warn")
 		if err != nil {
 			t.Fatalf("start: %v\n%s", err, logs.String())
 		}

@@ -25,30 +25,46 @@ import (
 
 // End-to-end tests: the real binary, real node processes on loopback.
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
+// builds holds the binaries built by this test process, by version.
+var builds struct {
+	sync.Mutex
+	path map[string]string
+}
 
+// lienthongBinary builds the binary once (its version is the default, dev)
+// and returns its path.
 func lienthongBinary(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "lienthong-e2e-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "lienthong")
-		out, err := exec.Command("go", "build", "-o", binPath, "./lienthong").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	return lienthongBuild(t, "")
+}
+
+// lienthongBuild builds the current tree once per version, with node.Version
+// set to version by the linker as make build does ("" leaves the default),
+// and returns the binary's path.
+func lienthongBuild(t *testing.T, version string) string {
+	t.Helper()
+	builds.Lock()
+	defer builds.Unlock()
+	if p, ok := builds.path[version]; ok {
+		return p
 	}
-	return binPath
+	dir, err := os.MkdirTemp("", "lienthong-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "lienthong")
+	args := []string{"build", "-o", p}
+	if version != "" {
+		args = append(args, "-ldflags", "-X github.com/lienthong/lienthong/node.Version="+version)
+	}
+	if out, err := exec.Command("go", append(args, "./lienthong")...).CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	if builds.path == nil {
+		builds.path = map[string]string{}
+	}
+	builds.path[version] = p
+	return p
 }
 
 type result struct {
@@ -98,9 +114,8 @@ func mustRun(t *testing.T, env []string, args ...string) string {
 // answers. kill stops it with SIGKILL and waits for it to exit.
 func startNode(t *testing.T, dir string, prev node.Addresses) (kill func(), a node.Addresses) {
 	t.Helper()
-	lienthongBinary(t)
 	var logs bytes.Buffer
-	p, err := fed.RunPinned(context.Background(), binPath, dir, &logs, false, prev, "start", "--dir", dir, "--log-level", "warn")
+	p, err := fed.RunPinned(context.Background(), lienthongBinary(t), dir, &logs, false, prev, "start", "--dir", dir, "--log-level", "warn")
 	if err != nil {
 		t.Fatalf("start %s: %v\n%s", dir, err, logs.String())
 	}
@@ -374,7 +389,7 @@ func TestStartLogFormatJSON(t *testing.T) {
 		t.Fatalf("start --log-format xml: %d %s", r.code, r.stderr)
 	}
 	var logs bytes.Buffer // read once the process has exited
-	p, err := fed.Run(context.Background(), binPath, dir, &logs, false, "start", "--dir", dir, "--bootstrap", "--fast-timers", "--log-format", "json")
+	p, err := fed.Run(context.Background(), lienthongBinary(t), dir, &logs, false, "start", "--dir", dir, "--bootstrap", "--fast-timers", "--log-format", "json")
 	if err != nil {
 		t.Fatalf("start: %v\n%s", err, logs.String())
 	}

@@ -76,15 +76,7 @@ func TestPartition(t *testing.T) {
 			value = fmt.Sprintf("DN%013d", seq)
 			body = map[string]any{"insurance_number": value, "insurance_expiry": "2030-01-01"}
 		}
-		w := modelWrite{dataset: ds, key: key, value: value, epoch: epoch, seq: seq, at: at, outcome: unknown}
-		r, err := c.call(at, "PUT", "/v1/datasets/"+ds+"/entities/"+key, body)
-		switch {
-		case err == nil && (r.status == http.StatusOK || r.status == http.StatusCreated):
-			w.outcome = acked
-		case err == nil && r.status >= 400 && r.status < 500:
-			w.outcome = rejected
-		}
-		m.record(w)
+		w := m.put(c, modelWrite{dataset: ds, key: key, value: value, epoch: epoch, seq: seq, at: at}, body)
 		if w.outcome != acked {
 			time.Sleep(20 * time.Millisecond)
 		}

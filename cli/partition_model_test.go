@@ -3,6 +3,7 @@ package cli_test
 import (
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"sync"
 )
@@ -56,6 +57,21 @@ func (m *model) record(w modelWrite) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.writes = append(m.writes, w)
+}
+
+// put sends w as a PUT of body to its owner w.at and records it with the
+// outcome its client saw, which it returns.
+func (m *model) put(c *fedCluster, w modelWrite, body any) modelWrite {
+	w.outcome = unknown
+	r, err := c.call(w.at, "PUT", "/v1/datasets/"+w.dataset+"/entities/"+w.key, body)
+	switch {
+	case err == nil && (r.status == http.StatusOK || r.status == http.StatusCreated):
+		w.outcome = acked
+	case err == nil && r.status >= 400 && r.status < 500:
+		w.outcome = rejected
+	}
+	m.record(w)
+	return w
 }
 
 // count returns how many writes had outcome o, of dataset (every dataset

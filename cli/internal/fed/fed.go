@@ -66,6 +66,7 @@ type Node struct {
 		sync.Mutex
 		proc  *Process       // nil when not running
 		addrs node.Addresses // of the last start; restarts keep them
+		bin   string         // the binary of its starts; empty: Config.Bin
 	}
 }
 
@@ -177,7 +178,7 @@ func (n *Node) Start(ctx context.Context, extra ...string) error {
 	}
 	fmt.Fprintf(f, "==== %s: start %v\n", time.Now().Format(time.RFC3339Nano), extra)
 	args := append(append([]string{"start", "--dir", n.Dir}, n.cfg.Flags...), extra...)
-	p, err := RunPinned(ctx, n.cfg.Bin, n.Dir, f, n.cfg.Detach, n.Addresses(), args...)
+	p, err := RunPinned(ctx, n.Bin(), n.Dir, f, n.cfg.Detach, n.Addresses(), args...)
 	if err != nil {
 		f.Close()
 		return fmt.Errorf("fed: start %s: %w (see %s)", n.Name, err, n.Log)
@@ -220,10 +221,27 @@ func (n *Node) Stop(timeout time.Duration) error {
 // Restart stops the node if it runs and starts it again from its directory
 // (it remembers that it is federated: no --bootstrap or --join).
 func (n *Node) Restart(ctx context.Context, timeout time.Duration) error {
+	return n.Upgrade(ctx, timeout, n.Bin())
+}
+
+// Upgrade is Restart with the binary bin, for this start and every later
+// one: a step of a rolling upgrade (or of going back).
+func (n *Node) Upgrade(ctx context.Context, timeout time.Duration, bin string) error {
 	if err := n.Stop(timeout); err != nil {
 		return err
 	}
+	n.mu.Lock()
+	n.mu.bin = bin
+	n.mu.Unlock()
 	return n.Start(ctx)
+}
+
+// Bin is the binary the node's next start runs: Config.Bin until Upgrade
+// names another.
+func (n *Node) Bin() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return or(n.mu.bin, n.cfg.Bin)
 }
 
 // Running reports whether the node's process runs.

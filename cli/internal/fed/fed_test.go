@@ -2,6 +2,8 @@ package fed
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -65,6 +67,26 @@ func TestLaunch(t *testing.T) {
 		t.Fatalf("restart moved m1 from %+v to %+v", before, after)
 	}
 	if err := m1.WaitMeta(ctx, "m1 sees both members again", members(2)); err != nil {
+		t.Fatal(err)
+	}
+	// An upgrade runs another binary on the same directory, and so does
+	// every later restart.
+	other := filepath.Join(t.TempDir(), "lienthong-new")
+	if err := os.Link(cfg.Bin, other); err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []func() error{
+		func() error { return m1.Upgrade(ctx, 10*time.Second, other) },
+		func() error { return m1.Restart(ctx, 10*time.Second) },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", m1.PID())); err != nil || exe != other || m1.Bin() != other {
+			t.Fatalf("m1 runs %q (%v), Bin %q; want %s", exe, err, m1.Bin(), other)
+		}
+	}
+	if err := m1.WaitMeta(ctx, "m1 upgraded sees both members", members(2)); err != nil {
 		t.Fatal(err)
 	}
 	if err := m1.Stop(10 * time.Second); err != nil {
