@@ -185,16 +185,8 @@ func (c *Client) doWith(ctx context.Context, method, path string, h http.Header,
 	return resp.Header, nil
 }
 
-// send performs a request and turns error statuses into *APIError.
-func (c *Client) send(ctx context.Context, method, path string, body io.Reader, accept string) (*http.Response, error) {
-	h := http.Header{}
-	if accept != "" {
-		h.Set("Accept", accept)
-	}
-	return c.sendWith(ctx, method, path, body, h)
-}
-
-// sendWith is send with the request headers h.
+// sendWith performs a request with the headers h and turns error
+// statuses into *APIError.
 func (c *Client) sendWith(ctx context.Context, method, path string, body io.Reader, h http.Header) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
