@@ -59,7 +59,7 @@ alerts: ## check the Prometheus alert rules in docs/monitoring and run their uni
 	promtool check rules docs/monitoring/alerts.yml
 	cd docs/monitoring && promtool test rules alerts_test.yml
 
-bench: build ## every benchmark against its reference (about 50 minutes): writes docs/benchmarks.md and docs/benchmarks.json
+bench: build ## every benchmark against its reference (about 30 minutes on 2 cores): writes docs/benchmarks.md and docs/benchmarks.json
 	$(BIN)/lienthong bench all --out docs/benchmarks.md --json docs/benchmarks.json
 
 bench-quick: build ## a small version of make bench, for development (a few minutes; writes bin/benchmarks-quick.*)
