@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -13,11 +15,12 @@ import (
 	"github.com/lienthong/lienthong/crdt"
 )
 
-// request is one Update waiting for its group.
+// request is one Update, Apply or Sync waiting for its group.
 type request struct {
-	fn   func(*Txn) error
-	err  error
-	done chan struct{}
+	fn      func(*Txn) error // nil for a Sync
+	applied bool             // done once applied (Apply), not once synced
+	err     error
+	done    chan struct{}
 }
 
 // group is the requests that share one batch and one sync.
@@ -38,10 +41,28 @@ type group struct {
 // ran before it in the same group. Update blocks until the group is synced
 // even if ctx ends after fn was queued: the write may already be on disk.
 func (s *Store) Update(ctx context.Context, fn func(*Txn) error) error {
+	return s.submit(ctx, &request{fn: fn})
+}
+
+// Apply is Update for writes that another node still holds if a crash takes
+// them back (replicated ops): it returns once fn's writes are applied and
+// visible to reads, without waiting for their sync. They reach the disk
+// with the next sync, which the store starts as soon as the disk is free
+// (with Options.DeferSyncs, at the next Update or Sync). Until then Durable,
+// DurableHeads and Changes do not count them, and a crash takes back whole
+// groups of them, never part of one.
+func (s *Store) Apply(ctx context.Context, fn func(*Txn) error) error {
+	return s.submit(ctx, &request{fn: fn, applied: true})
+}
+
+// Sync returns once every write applied before it is synced.
+func (s *Store) Sync(ctx context.Context) error { return s.submit(ctx, &request{}) }
+
+func (s *Store) submit(ctx context.Context, r *request) error {
 	if errp := s.failed.Load(); errp != nil {
 		return *errp
 	}
-	r := &request{fn: fn, done: make(chan struct{})}
+	r.done = make(chan struct{})
 	// closeMu orders this send before Close's drain: a request sent while
 	// the store is open is committed; none is sent after.
 	s.closeMu.RLock()
@@ -65,18 +86,30 @@ func (s *Store) commitLoop() {
 	defer close(s.syncs)
 	defer s.recoverFatal()
 	for {
+		// Groups applied without a sync are synced as soon as the sync
+		// stage is free, even if nothing else comes.
+		var idle chan struct{}
+		if s.unsynced != nil && !s.deferSyncs {
+			idle = s.idle
+		}
 		var first *request
 		select {
 		case first = <-s.reqs:
+		case <-idle:
+			s.newGroup().commit(true)
+			continue
 		case <-s.closing:
-			// Finish what was queued before Close.
+			// Finish what was queued before Close, and sync it all.
 			for {
 				select {
 				case r := <-s.reqs:
 					g := s.newGroup()
 					g.add(r)
-					g.commit()
+					g.commit(true)
 				default:
+					if s.unsynced != nil {
+						s.newGroup().commit(true)
+					}
 					return
 				}
 			}
@@ -86,7 +119,10 @@ func (s *Store) commitLoop() {
 		// Writers that arrive while the previous group syncs join this
 		// one, so that one sync covers them all: the group is cut when the
 		// sync stage is free. Functions run as they arrive, so building
-		// overlaps the sync.
+		// overlaps the sync. A group that no caller waits to see synced
+		// (Apply) is cut as soon as nothing more is queued: it is applied
+		// at once, and synced now if the stage is free, else later.
+		synced := false
 	gather:
 		for len(g.reqs) < s.maxGroup {
 			select {
@@ -95,14 +131,25 @@ func (s *Store) commitLoop() {
 				continue
 			default:
 			}
+			if !g.waits() {
+				if !s.deferSyncs {
+					select {
+					case <-s.idle:
+						synced = true
+					default:
+					}
+				}
+				break gather
+			}
 			select {
 			case r := <-s.reqs:
 				g.add(r)
 			case <-s.idle:
+				synced = true
 				break gather
 			}
 		}
-		g.commit()
+		g.commit(synced)
 	}
 }
 
@@ -220,6 +267,9 @@ func (g *building) add(r *request) {
 		r.err = *errp
 		return
 	}
+	if r.fn == nil {
+		return // a Sync
+	}
 	tx := &Txn{s: g.s, g: g, overlay: map[string]int{}, heads: map[string]Head{}}
 	if r.err = r.fn(tx); r.err == nil {
 		tx.flush(g.dirty)
@@ -227,19 +277,29 @@ func (g *building) add(r *request) {
 	}
 }
 
-// commit applies the group's batch without waiting for the sync, which
-// syncLoop awaits while the next group builds. A group that does not reach
-// the sync stage gives back its turn.
-func (g *building) commit() {
+// waits reports whether a request of the group waits for its sync.
+func (g *building) waits() bool {
+	return slices.ContainsFunc(g.reqs, func(r *request) bool { return !r.applied })
+}
+
+// commit applies the group's batch. With synced, the group (with the groups
+// applied before it without a sync) goes to the sync stage, which syncLoop
+// awaits while the next group builds; the caller holds the stage's token
+// (or is closing the store). Without, the group is applied without a sync
+// and waits in s.unsynced for the next synced group. A group that writes
+// nothing gives back its turn.
+func (g *building) commit(synced bool) {
 	s, b := g.s, g.b
-	if !g.apply() {
+	if !g.apply(synced) {
 		b.Close()
 		for _, r := range g.reqs {
 			close(r.done)
 		}
-		select {
-		case s.idle <- struct{}{}:
-		default:
+		if synced {
+			select {
+			case s.idle <- struct{}{}:
+			default:
+			}
 		}
 		return
 	}
@@ -247,12 +307,46 @@ func (g *building) commit() {
 	moveHeads(s.mu.applied, g.dirty, g.drops)
 	s.mu.Unlock()
 	s.remember(g)
-	s.syncs <- &group{batch: b, reqs: g.reqs, lastChange: s.nextChange - 1, commit: s.commits, heads: g.dirty, drops: g.drops}
+	u := s.unsynced
+	if u == nil {
+		u = &group{heads: map[string]Head{}}
+	}
+	u.absorb(g.dirty, g.drops)
+	u.lastChange, u.commit = s.nextChange-1, s.commits
+	for _, r := range g.reqs {
+		if r.applied || r.err != nil {
+			close(r.done) // r.applied: done once applied; r.err: nothing of it was written
+		} else {
+			u.reqs = append(u.reqs, r)
+		}
+	}
+	if !synced {
+		b.Close() // applied: Pebble holds its writes
+		s.unsynced = u
+		return
+	}
+	s.unsynced = nil
+	u.batch = b
+	s.syncs <- u
 }
 
-// apply writes the group's heads and applies its batch; false if there is
-// nothing to sync (every request is then complete, with its error set).
-func (g *building) apply() bool {
+// absorb adds a later group's heads and drops to u's.
+func (u *group) absorb(heads map[string]Head, drops []string) {
+	for _, p := range drops {
+		for k := range u.heads {
+			if strings.HasPrefix(k, p) {
+				delete(u.heads, k)
+			}
+		}
+	}
+	maps.Copy(u.heads, heads)
+	u.drops = append(u.drops, drops...)
+}
+
+// apply writes the group's heads and applies its batch, asking for a sync
+// if synced; false if there is nothing to apply or sync (every request is
+// then complete, with its error set).
+func (g *building) apply(synced bool) bool {
 	s, b := g.s, g.b
 	if errp := s.failed.Load(); errp != nil {
 		for _, r := range g.reqs {
@@ -265,12 +359,18 @@ func (g *building) apply() bool {
 	for k, h := range g.dirty {
 		b.Set([]byte(k), appendHead(nil, h), nil)
 	}
-	if b.Empty() {
+	if b.Empty() && (!synced || s.unsynced == nil) {
 		return false
 	}
 	s.commits++
 	b.Set(commitKey, binary.BigEndian.AppendUint64(nil, s.commits), nil)
-	if err := s.db.ApplyNoSyncWait(b, pebble.Sync); err != nil {
+	var err error
+	if synced {
+		err = s.db.ApplyNoSyncWait(b, pebble.Sync)
+	} else {
+		err = s.db.Apply(b, pebble.NoSync)
+	}
+	if err != nil {
 		s.fail(err)
 		for _, r := range g.reqs {
 			if r.err == nil {
@@ -313,9 +413,9 @@ func (s *Store) syncLoop() {
 			if err := s.committed.write(g.commit); err != nil {
 				s.fail(fmt.Errorf("record group commit %d in %s: %w", g.commit, committedFile, err))
 			}
-			s.durable.Store(g.lastChange)
 			s.mu.Lock()
 			moveHeads(s.mu.synced, g.heads, g.drops)
+			s.durable.Store(g.lastChange) // after the heads: Durable never runs ahead of DurableHeads
 			close(s.mu.notify)
 			s.mu.notify = make(chan struct{})
 			s.mu.Unlock()

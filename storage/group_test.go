@@ -66,7 +66,7 @@ func TestGroupReadsEarlierFunctions(t *testing.T) {
 	for _, fn := range steps {
 		g.add(&request{fn: fn, done: make(chan struct{})})
 	}
-	g.commit()
+	g.commit(true)
 	for _, r := range g.reqs {
 		<-r.done
 		if r.err != nil {

@@ -52,6 +52,11 @@ type Options struct {
 	// to proceed (ErrDiskFull otherwise); zero means twice MemTableBytes. It
 	// is not checked on a file system that cannot tell (vfs.NewMem).
 	MinFreeBytes uint64
+	// DeferSyncs makes writes applied by Apply wait for the next Update or
+	// Sync to reach the disk, instead of being synced as soon as the disk is
+	// free. The simulator sets it, so that what a crash takes back depends
+	// only on the order of its calls, never on goroutine timing.
+	DeferSyncs bool
 	// Logger receives Pebble's messages, each kind at most once every ten
 	// seconds; nil discards them.
 	Logger *slog.Logger
@@ -114,6 +119,8 @@ type Store struct {
 	nextChange uint64
 	commits    uint64 // the commit counter: groups applied
 	maxGroup   int
+	deferSyncs bool
+	unsynced   *group        // groups applied and not yet synced, merged (commit.go)
 	recent     []recentGroup // the last groups applied, oldest first (prefetch.go)
 	prefetch   struct{ hits, misses uint64 }
 
@@ -168,17 +175,18 @@ func Open(opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		reads:    reads{al: &alarm{dir: opts.Dir}},
-		fs:       opts.FS,
-		logger:   opts.Logger,
-		reqs:     make(chan *request, opts.MaxGroupWrites),
-		syncs:    make(chan *group),
-		idle:     make(chan struct{}, 1),
-		closing:  make(chan struct{}),
-		heads:    map[string]Head{},
-		maxGroup: opts.MaxGroupWrites,
-		giveUp:   make(chan error, 1),
-		onFatal:  opts.Fatal,
+		reads:      reads{al: &alarm{dir: opts.Dir}},
+		fs:         opts.FS,
+		logger:     opts.Logger,
+		reqs:       make(chan *request, opts.MaxGroupWrites),
+		syncs:      make(chan *group),
+		idle:       make(chan struct{}, 1),
+		closing:    make(chan struct{}),
+		heads:      map[string]Head{},
+		maxGroup:   opts.MaxGroupWrites,
+		deferSyncs: opts.DeferSyncs,
+		giveUp:     make(chan error, 1),
+		onFatal:    opts.Fatal,
 	}
 	marked, exists, err := readCommitted(s.al, opts.FS, opts.Dir)
 	if err != nil {
