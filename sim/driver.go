@@ -27,6 +27,46 @@ func (s *Sim) tick(n *node, d time.Duration) {
 	})
 }
 
+// maxDiskSync bounds how long the simulated disk takes to sync what a node
+// applied without a sync (replicated ops): from 1 ms to 100 ms, as fsync
+// takes here while Pebble flushes a memtable (docs/architecture.md). A
+// crash within it takes them back.
+const maxDiskSync = 100 * time.Millisecond
+
+// syncSoon syncs, after the disk's sync time, what n applied without a sync
+// (as the store's sync stage does as soon as the disk is free), then tells
+// its driver (pushed batches are credited once synced) and its readers.
+func (s *Sim) syncSoon(n *node) {
+	if n.crashArmed {
+		n.crashArmed = false
+		s.after(0, "crash", n, nil, func() string {
+			if !n.up {
+				return "down"
+			}
+			n.crash()
+			s.stats.Crashes++
+			return "crash before the sync"
+		})
+	}
+	if n.syncing {
+		return
+	}
+	n.syncing = true
+	took := time.Millisecond * time.Duration(1+s.rng.Int64N(int64(maxDiskSync/time.Millisecond)))
+	s.after(took, "sync", n, nil, func() string {
+		if !n.up || !n.syncing {
+			return "down"
+		}
+		n.syncing = false
+		if err := n.st.Sync(s.ctx); err != nil {
+			return "sync: " + err.Error()
+		}
+		n.drv.Synced()
+		s.notifySoon(n)
+		return fmt.Sprintf("durable=%d", n.st.Durable())
+	})
+}
+
 // notifySoon polls the feeds n serves and tells n's driver of the changes that became durable after the
 // notification delay, gathering what changes meanwhile (as replica.Run's
 // change watcher does), so that it notifies their readers.

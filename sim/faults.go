@@ -200,7 +200,11 @@ func (s *Sim) action(e Event) (func() string, error) {
 		}
 		return func() string {
 			for _, n := range g[0] {
-				if n.up {
+				switch {
+				case !n.up:
+				case e.Unsynced:
+					n.crashArmed = true // syncSoon crashes it
+				default:
 					n.crash()
 					s.stats.Crashes++
 				}
@@ -288,6 +292,7 @@ func (s *Sim) metaAction(at string, c meta.Command) (func() string, error) {
 func (s *Sim) restart(ns []*node) string {
 	var out []string
 	for _, n := range ns {
+		n.crashArmed = false // an unsynced crash that found no apply in time
 		if n.up {
 			continue
 		}

@@ -150,7 +150,7 @@ func (l link) Send(id uint64, p peer.ID, proto string, req []byte, maxResp int) 
 				s.stats.PullErrors++
 			}
 			if applied > 0 {
-				s.notifySoon(a) // relay: tell the readers of what it now has
+				s.syncSoon(a) // then, as a relay, tell the readers of what it now has
 			}
 			return fmt.Sprintf("%s applied=%d err=%v", protoName(proto), applied, err != nil)
 		})

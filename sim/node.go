@@ -38,14 +38,16 @@ type node struct {
 	skew time.Duration // clock offset
 	slow float64       // latency factor, 1 when normal
 
-	cursor    uint64          // change feed position up to which the driver was told
-	notifying bool            // telling the driver of changes is scheduled
-	subs      map[uint64]*sub // the subscriptions it holds as a reader, by id
-	feeds     []*sub          // the subscriptions it serves as a source
-	waking    bool            // polling its feeds is scheduled
-	sent      int64           // bytes on the wire
-	recv      int64
-	crashes   int
+	cursor     uint64          // change feed position up to which the driver was told
+	notifying  bool            // telling the driver of changes is scheduled
+	syncing    bool            // a sync of what it applied is scheduled
+	crashArmed bool            // crash before the next sync of what it applies (Event.Unsynced)
+	subs       map[uint64]*sub // the subscriptions it holds as a reader, by id
+	feeds      []*sub          // the subscriptions it serves as a source
+	waking     bool            // polling its feeds is scheduled
+	sent       int64           // bytes on the wire
+	recv       int64
+	crashes    int
 }
 
 // clock returns the node's time: the simulated time with its skew.
@@ -55,7 +57,10 @@ func (n *node) millis() int64 { return n.clock().UnixMilli() }
 
 // start opens the node's store and starts its engine and replicator.
 func (n *node) start() error {
-	st, err := storage.Open(storage.Options{Dir: "db", FS: n.fs, CacheBytes: 2 << 20, MemTableBytes: 2 << 20})
+	// DeferSyncs: replicated ops applied (storage.Store.Apply) reach the
+	// disk at the simulated disk's sync (syncSoon), not when a goroutine
+	// gets to it, so what a crash takes back is the seed's.
+	st, err := storage.Open(storage.Options{Dir: "db", FS: n.fs, CacheBytes: 2 << 20, MemTableBytes: 2 << 20, DeferSyncs: true})
 	if err != nil {
 		return fmt.Errorf("sim: start %s: %w", n.spec.Name, err)
 	}
@@ -86,11 +91,14 @@ func (n *node) crash() {
 		ss.stop() // its readers find out at their next tick
 	}
 	n.feeds = nil
+	if n.st.Applied() > n.st.Durable() {
+		n.s.stats.CrashesUnsynced++ // replicated ops applied and not yet synced are lost
+	}
 	clone := n.fs.CrashClone(vfs.CrashCloneCfg{})
 	n.st.Close()
 	n.fs = clone
 	n.up, n.st, n.eng, n.rep, n.drv = false, nil, nil, nil, nil
-	n.notifying = false
+	n.notifying, n.syncing = false, false
 	n.crashes++
 }
 

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -31,7 +30,7 @@ type sub struct {
 	inc  int                 // a's incarnation (crashes) that opened it
 	rep  *replica.Replicator // b's replicator that serves it
 	feed *replica.Feed
-	stop context.CancelFunc // ends the subscription at the source
+	stop func() // ends the subscription at the source (replica.Feed.Close)
 
 	window, unacked uint64
 	held            []byte        // a batch polled that waits for credit
@@ -68,16 +67,14 @@ func (l link) Subscribe(id uint64, p peer.ID, s push.Subscribe) {
 			err = fmt.Errorf("window of %d bytes", s.WindowBytes)
 		}
 		var f *replica.Feed
-		ctx, stop := context.WithCancel(sim.ctx)
 		if err == nil {
-			f, err = b.rep.Subscribe(ctx, a.id, s)
+			f, err = b.rep.Subscribe(a.id, s)
 		}
 		if err != nil {
-			stop()
 			sim.endSub(ss, sim.latency(b, a))
 			return "refused"
 		}
-		ss.rep, ss.feed, ss.stop = b.rep, f, stop
+		ss.rep, ss.feed, ss.stop = b.rep, f, f.Close
 		b.feeds = append(b.feeds, ss)
 		sim.pump(ss)
 		return "subscribed"
@@ -160,7 +157,7 @@ func (s *Sim) pushed(ss *sub, batch []byte) string {
 	s.stats.Applied += applied
 	s.stats.Pushed++
 	if applied > 0 {
-		s.notifySoon(a) // relay: tell the readers of what it now has
+		s.syncSoon(a) // then, as a relay, tell the readers of what it now has
 	}
 	return fmt.Sprintf("applied=%d", applied)
 }

@@ -52,7 +52,8 @@ func (r *Report) WriteSummary(w io.Writer) {
 	st := r.Stats
 	fmt.Fprintf(w, "  ops: %d writes acknowledged, %d refused; %d pulls (%d failed), %d ops applied at replicas\n",
 		st.Writes, st.Refused, st.Pulls, st.PullErrors, st.Applied)
-	fmt.Fprintf(w, "  faults: %d crashes, %d messages lost, %d answers duplicated\n", st.Crashes, st.Lost, st.Duplicated)
+	fmt.Fprintf(w, "  faults: %d crashes (%d before a sync of replicated ops), %d messages lost, %d answers duplicated\n",
+		st.Crashes, st.CrashesUnsynced, st.Lost, st.Duplicated)
 	names := make([]string, 0, len(r.BytesPerNode))
 	for n := range r.BytesPerNode {
 		names = append(names, n)

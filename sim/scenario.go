@@ -127,6 +127,10 @@ type Event struct {
 	// Restart starts them again.
 	Crash   string `yaml:"crash"`
 	Restart string `yaml:"restart"`
+	// Unsynced, with Crash, makes each node crash at its first apply of
+	// replicated ops after At, before that apply is synced (if one comes
+	// before Until), so the crash takes back ops the node had applied.
+	Unsynced bool `yaml:"unsynced"`
 	// Skew sets the clock offset of the selected nodes.
 	Skew *Skew `yaml:"skew"`
 	// Slow multiplies every latency to and from the selected nodes.
@@ -268,6 +272,9 @@ func (s *Scenario) defaults() error {
 		}
 		if e.Until != 0 && e.Until <= e.At {
 			return fmt.Errorf("events[%d]: until %s is not after at %s", i, e.Until.D(), e.At.D())
+		}
+		if e.Unsynced && e.Crash == "" {
+			return fmt.Errorf("events[%d] at %s: unsynced qualifies a crash; add crash: NODES or remove unsynced", i, e.At.D())
 		}
 		if e.Flap != nil && e.Flap.Every <= 0 {
 			return fmt.Errorf("events[%d]: flap needs every, e.g. 5m", i)

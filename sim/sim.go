@@ -73,17 +73,20 @@ type Sim struct {
 
 // Stats are counters of a run.
 type Stats struct {
-	Events     int   `json:"events"`
-	Writes     int   `json:"writes_acked"`
-	Refused    int   `json:"writes_refused"` // by the node (not the owner in its metadata, ...)
-	Pulls      int   `json:"pulls"`          // pull requests sent: each round of a pull counts
-	PullErrors int   `json:"pull_errors"`
-	Applied    int   `json:"ops_applied"`    // replicated ops applied, over all nodes
-	Pushed     int   `json:"batches_pushed"` // push batches delivered
-	Lost       int   `json:"messages_lost"`
-	Duplicated int   `json:"answers_duplicated"`
-	Crashes    int   `json:"crashes"`
-	Bytes      int64 `json:"bytes_on_the_wire"`
+	Events     int `json:"events"`
+	Writes     int `json:"writes_acked"`
+	Refused    int `json:"writes_refused"` // by the node (not the owner in its metadata, ...)
+	Pulls      int `json:"pulls"`          // pull requests sent: each round of a pull counts
+	PullErrors int `json:"pull_errors"`
+	Applied    int `json:"ops_applied"`    // replicated ops applied, over all nodes
+	Pushed     int `json:"batches_pushed"` // push batches delivered
+	Lost       int `json:"messages_lost"`
+	Duplicated int `json:"answers_duplicated"`
+	Crashes    int `json:"crashes"`
+	// CrashesUnsynced are the crashes that took back replicated ops the
+	// node had applied and not yet synced.
+	CrashesUnsynced int   `json:"crashes_unsynced"`
+	Bytes           int64 `json:"bytes_on_the_wire"`
 }
 
 // New prepares a run: nodes with their stores, the initial metadata on

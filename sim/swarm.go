@@ -71,6 +71,7 @@ func SwarmScenario(seed uint64) *Scenario {
 			e.Flap = &Flap{From: pick(nodes), To: "all", Every: Duration(time.Duration(1+rng.IntN(10)) * time.Minute)}
 		case 6, 7:
 			e.Crash = pick(nodes)
+			e.Unsynced = rng.IntN(2) == 0
 		case 8:
 			e.Skew = &Skew{Node: pick(nodes), By: Duration(time.Duration(rng.IntN(120)-60) * time.Second)}
 		case 9:

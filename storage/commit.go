@@ -306,6 +306,7 @@ func (g *building) commit(synced bool) {
 	s.mu.Lock()
 	moveHeads(s.mu.applied, g.dirty, g.drops)
 	s.mu.Unlock()
+	s.appliedChange.Store(s.nextChange - 1)
 	s.remember(g)
 	u := s.unsynced
 	if u == nil {

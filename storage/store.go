@@ -94,8 +94,9 @@ type Store struct {
 	closeMu  sync.RWMutex // held for reading while sending to reqs
 	closed   bool         // guarded by closeMu
 
-	durable atomic.Uint64 // greatest change seq known synced
-	failed  atomic.Pointer[error]
+	durable       atomic.Uint64 // greatest change seq known synced
+	appliedChange atomic.Uint64 // greatest change seq applied
+	failed        atomic.Pointer[error]
 	// giveUp receives the errors that make Open give up waiting for
 	// Pebble's Open: a flush failing for want of space, a Fatalf.
 	giveUp chan error
@@ -303,6 +304,7 @@ func (s *Store) load(fs vfs.FS, dir string, marked uint64, exists bool) error {
 	}
 	s.nextChange = last + 1
 	s.durable.Store(last)
+	s.appliedChange.Store(last)
 	if s.commits, err = readCommitCounter(s.al, s.db); err != nil {
 		return err
 	}
@@ -643,6 +645,10 @@ func (s *Store) Changes(since uint64, limit int) ([]Change, error) {
 	})
 	return out, err
 }
+
+// Applied returns the change feed position up to which every change is
+// applied and visible to reads; Durable follows it once they are synced.
+func (s *Store) Applied() uint64 { return s.appliedChange.Load() }
 
 // Durable returns the change feed position up to which every change is synced.
 func (s *Store) Durable() uint64 { return s.durable.Load() }

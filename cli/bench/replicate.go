@@ -42,7 +42,7 @@ const (
 	replReaderName  = "reader"
 	replBatch       = 500 // writes per WriteBatch
 	replWriters     = 4   // goroutines calling WriteBatch
-	replPoll        = 5 * time.Millisecond
+	replPoll        = time.Millisecond
 	replTick        = time.Millisecond // how often a paced load hands out the ops due
 	replStall       = 60 * time.Second // no progress at the reader for this long fails the run
 	rawBytes        = 256 << 20

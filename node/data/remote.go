@@ -51,6 +51,10 @@ func (e *RemoteError) Unwrap() error { return e.Err }
 //
 // also, if not nil, runs in the same batch after the ops (the replicator
 // stores the origin's signature with them).
+//
+// ApplyRemote returns once the ops are applied, before they are synced
+// (storage.Store.Apply): the origin still holds them, and this node
+// acknowledges, advertises and serves only what its durable heads cover.
 func (e *Engine) ApplyRemote(ctx context.Context, ops []*crdt.Op, also func(*storage.Txn)) error {
 	if len(ops) == 0 {
 		return nil
@@ -82,7 +86,7 @@ func (e *Engine) ApplyRemote(ctx context.Context, ops []*crdt.Op, also func(*sto
 			return err
 		}
 	}
-	return e.cfg.Store.Update(ctx, func(tx *storage.Txn) error {
+	return e.cfg.Store.Apply(ctx, func(tx *storage.Txn) error {
 		now := e.cfg.NowMillis()
 		for _, op := range ops {
 			h, err := tx.Head(op.Dataset, op.Origin)

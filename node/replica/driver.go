@@ -62,6 +62,14 @@ type Driver struct {
 	applied int               // ops applied from answers and pushed batches, in all
 	subs    map[string]uint64 // member -> id of its live subscription
 	subOf   map[uint64]string // the reverse of subs
+	owed    []owed            // credit of batches applied and not yet synced, in order
+}
+
+// owed is the credit of a pushed batch, given back once the store has
+// synced the batch: a credit acknowledges what the subscriber holds.
+type owed struct {
+	id, bytes uint64
+	change    uint64 // the change feed position the batch is applied at
 }
 
 // errNotMember fails a request to a member the metadata no longer names.
@@ -186,7 +194,26 @@ func (d *Driver) Pushed(ctx context.Context, id uint64, batch []byte) {
 		d.Unsubscribed(ctx, id)
 		return
 	}
-	d.rt.(Streamer).Credit(id, uint64(len(batch)))
+	d.owed = append(d.owed, owed{id: id, bytes: uint64(len(batch)), change: d.r.cfg.Store.Applied()})
+	d.Synced()
+}
+
+// Synced gives back the credit of the pushed batches that the store has
+// synced since they were applied. Run calls it when the durable position
+// moves; the simulator, after each sync of its disk.
+func (d *Driver) Synced() {
+	durable := d.r.cfg.Store.Durable()
+	n := 0
+	for _, o := range d.owed {
+		if o.change > durable {
+			break
+		}
+		if _, live := d.subOf[o.id]; live {
+			d.rt.(Streamer).Credit(o.id, o.bytes)
+		}
+		n++
+	}
+	d.owed = d.owed[n:]
 }
 
 // Unsubscribed tells the driver that subscription id ended.

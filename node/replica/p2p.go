@@ -186,7 +186,8 @@ type metaChanger interface {
 // Run serves r's protocols on h and replicates until ctx ends, with the
 // Driver over libp2p: it ticks every Interval (anti-entropy, dialling,
 // purges, truncation), tells the driver of notifications from peers, of
-// changes that became durable here, of metadata changes and of answers. One loop goroutine
+// changes that became durable here (and that the durable position moved),
+// of metadata changes and of answers. One loop goroutine
 // owns the driver; each request runs in a goroutine of its own, so a slow
 // or silent peer holds up only its own pull.
 func (r *Replicator) Run(ctx context.Context, h host.Host) {
@@ -218,6 +219,20 @@ func (r *Replicator) Run(ctx context.Context, h host.Host) {
 		defer wg.Done()
 		r.watchChanges(ctx, changed)
 	}()
+	// The durable position, as soon as it moves: pushed batches are
+	// credited once synced.
+	synced := make(chan struct{}, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for since := r.cfg.Store.Durable(); r.cfg.Store.WaitDurable(ctx, since) == nil; {
+			since = r.cfg.Store.Durable()
+			select {
+			case synced <- struct{}{}:
+			default:
+			}
+		}
+	}()
 	// Metadata that tells of its changes (control.Control does) is
 	// stepped at once; any other at the next tick.
 	var metaChanged <-chan struct{}
@@ -248,6 +263,8 @@ func (r *Replicator) Run(ctx context.Context, h host.Host) {
 			d.Notified(ctx, p)
 		case ds := <-changed:
 			d.Changed(ctx, ds)
+		case <-synced:
+			d.Synced()
 		case <-tick.C:
 			d.Tick(ctx)
 		}

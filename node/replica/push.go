@@ -35,6 +35,7 @@ type Feed struct {
 		inflight []sentBatch // batches sent and not yet credited, in order
 		credited uint64      // credit beyond the batches popped from inflight
 	}
+	close sync.Once
 }
 
 // sentBatch is a batch the subscriber has not credited yet: its size and
@@ -47,30 +48,35 @@ type sentBatch struct {
 // Subscribe opens the source's side of member from's subscription s: its
 // version vector is what the member holds. The member counts as a
 // subscriber (it gets what changes by push, not by notification) until
-// ctx ends.
-func (r *Replicator) Subscribe(ctx context.Context, from peer.ID, s push.Subscribe) (*Feed, error) {
+// the feed is closed.
+func (r *Replicator) Subscribe(from peer.ID, s push.Subscribe) (*Feed, error) {
 	m := memberOf(r.cfg.Meta.View(), from)
 	if m == nil {
 		return nil, fmt.Errorf("push from %s: not a member", from)
 	}
-	f := &Feed{r: r, from: from, name: m.Name, sent: map[storage.Stream]uint64{}}
-	for _, h := range s.Request.Have {
-		f.sent[storage.Stream{Dataset: h.Dataset, Origin: h.Origin}] = h.Seq
-	}
+	f := &Feed{r: r, from: from, name: m.Name, sent: haves(s.Request.Have)}
 	r.mu.Lock()
-	r.mu.acked[m.Name] = ack{seqs: maps.Clone(f.sent), at: r.cfg.Now()}
+	r.mu.acked[m.Name] = ack{seqs: acknowledged(s.Request), at: r.cfg.Now()}
 	r.mu.subscribers[m.Name]++
 	r.mu.Unlock()
 	r.stats.subscriptions.Inc()
-	context.AfterFunc(ctx, func() {
+	return f, nil
+}
+
+// Close ends the subscription at the source: the member no longer counts
+// as a subscriber (unless it holds another). Closing twice is harmless.
+// The push source closes a feed when its stream ends; the simulator, when
+// it closes the subscription, in its event order.
+func (f *Feed) Close() {
+	f.close.Do(func() {
+		r := f.r
 		r.stats.subscriptions.Dec()
 		r.mu.Lock()
 		defer r.mu.Unlock()
-		if r.mu.subscribers[m.Name]--; r.mu.subscribers[m.Name] <= 0 {
-			delete(r.mu.subscribers, m.Name)
+		if r.mu.subscribers[f.name]--; r.mu.subscribers[f.name] <= 0 {
+			delete(r.mu.subscribers, f.name)
 		}
 	})
-	return f, nil
 }
 
 // Poll returns the next batch: the durable ops beyond what was sent of
@@ -162,10 +168,11 @@ func (r *Replicator) subscribers() []string {
 func (r *Replicator) pushSource() *push.Source {
 	return &push.Source{
 		Subscribe: func(ctx context.Context, from peer.ID, s push.Subscribe) (push.Feed, error) {
-			f, err := r.Subscribe(ctx, from, s)
+			f, err := r.Subscribe(from, s)
 			if err != nil {
 				return nil, err
 			}
+			context.AfterFunc(ctx, f.Close) // the feed ends with ctx
 			return f, nil
 		},
 		OnReset: func(from peer.ID, err error) {

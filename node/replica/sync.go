@@ -33,18 +33,35 @@ func (r *Replicator) serveSync(ctx context.Context, from peer.ID, req []byte) ([
 	if err := json.Unmarshal(req, &q); err != nil {
 		return nil, fmt.Errorf("sync from %s: %w", m.Name, err)
 	}
-	theirs := map[storage.Stream]uint64{}
-	for _, h := range q.Have {
-		theirs[storage.Stream{Dataset: h.Dataset, Origin: h.Origin}] = h.Seq
-	}
+	theirs := haves(q.Have)
 	r.mu.Lock()
-	r.mu.acked[m.Name] = ack{seqs: theirs, at: r.cfg.Now()}
+	r.mu.acked[m.Name] = ack{seqs: acknowledged(q), at: r.cfg.Now()}
 	r.mu.Unlock()
 	resp, err := r.answer(v, m, q.Datasets, theirs)
 	if err != nil {
 		return nil, err
 	}
 	return pull.EncodeResponse(resp), nil
+}
+
+func haves(hs []pull.Have) map[storage.Stream]uint64 {
+	m := make(map[storage.Stream]uint64, len(hs))
+	for _, h := range hs {
+		m[storage.Stream{Dataset: h.Dataset, Origin: h.Origin}] = h.Seq
+	}
+	return m
+}
+
+// acknowledged is what the requester of q holds for good: Have lowered by
+// Synced.
+func acknowledged(q pull.Request) map[storage.Stream]uint64 {
+	m := haves(q.Have)
+	for _, h := range q.Synced {
+		if st := (storage.Stream{Dataset: h.Dataset, Origin: h.Origin}); h.Seq < m[st] {
+			m[st] = h.Seq
+		}
+	}
+	return m
 }
 
 // answer returns the ops of the datasets (those member m may read) beyond
@@ -231,12 +248,20 @@ func (r *Replicator) versionVector() (pull.Request, error) {
 	if len(q.Datasets) == 0 {
 		return q, nil
 	}
+	// Durable first: a sync between the two reads then makes Synced
+	// only more conservative, never ahead of what is on disk.
+	durable := r.cfg.Store.DurableHeads("")
 	heads, err := r.cfg.Store.Heads("")
 	if err != nil {
 		return pull.Request{}, err
 	}
 	for _, st := range sortedStreams(heads) {
-		q.Have = append(q.Have, pull.Have{Dataset: st.Dataset, Origin: st.Origin, Seq: heads[st].Seq})
+		h := pull.Have{Dataset: st.Dataset, Origin: st.Origin, Seq: heads[st].Seq}
+		q.Have = append(q.Have, h)
+		if d := durable[st].Seq; d < h.Seq {
+			h.Seq = d
+			q.Synced = append(q.Synced, h)
+		}
 	}
 	return q, nil
 }

@@ -54,6 +54,11 @@ var ErrBadSignature = errors.New("pull: bad signature")
 type Request struct {
 	Datasets []string `json:"datasets"`
 	Have     []Have   `json:"have"`
+	// Synced lowers Have for the streams the requester holds further than
+	// it has synced (replicated ops are applied before their sync): the
+	// peer sends what is beyond Have, but counts as acknowledged only what
+	// a crash cannot take back.
+	Synced []Have `json:"synced,omitempty"`
 }
 
 // Have is one entry of the requester's version vector.
