@@ -437,7 +437,8 @@ func benchReplicateOnce(ctx context.Context, dir string, recs []benchRecord, rat
 	defer cancel()
 
 	// The reader's arrivals: woken by its change feed (every applied batch
-	// is a durable change), at least every replPoll, it reads its head.
+	// is a change, durable once synced) and at least every replPoll, it
+	// reads its head as applied.
 	var (
 		obs     []replObs
 		polls   int
