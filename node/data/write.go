@@ -35,9 +35,15 @@ var (
 // was written; the same write may be sent again after RetryAfter.
 type HeldError struct {
 	Reason string
-	// RetryAfter is how long the hold may still last (at least 1 ms).
+	// RetryAfter is when to ask again: what remains of the hold's limit,
+	// but at most HeldRetry (at least 1 ms).
 	RetryAfter time.Duration
 }
+
+// HeldRetry caps a HeldError's RetryAfter: a hold usually ends well before
+// its limit (an owner gets its ops back from its readers in seconds), so a
+// client is told to ask again soon rather than at the limit.
+const HeldRetry = 2 * time.Second
 
 func (e *HeldError) Error() string {
 	return fmt.Sprintf("%v: %s; retry in %s", ErrHeld, e.Reason, e.RetryAfter.Round(time.Second).String())
@@ -282,7 +288,8 @@ func invalid(field, rule, format string, args ...any) error {
 // check validates w against the current view; everything but the state.
 func (e *Engine) check(w Write) (*intent, error) {
 	if h := e.held.Load(); h != nil {
-		return nil, &HeldError{Reason: h.reason, RetryAfter: time.Duration(max(h.untilMillis-e.cfg.NowMillis(), 1)) * time.Millisecond}
+		left := time.Duration(max(h.untilMillis-e.cfg.NowMillis(), 1)) * time.Millisecond
+		return nil, &HeldError{Reason: h.reason, RetryAfter: min(left, HeldRetry)}
 	}
 	v := e.cfg.Meta.View()
 	ds := v.Dataset(w.Dataset)

@@ -404,3 +404,34 @@ func TestRejectionsChangeNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestHeldWrites: while writes are held, a write fails with a HeldError
+// that says to ask again within HeldRetry (or when the hold's limit ends, if
+// sooner) and writes nothing; once released, the same write succeeds.
+func TestHeldWrites(t *testing.T) {
+	env := newTestEngine(t)
+	ctx := context.Background()
+	w := put(idDS, keyA, identity())
+	for _, tc := range []struct {
+		limit time.Duration
+		want  time.Duration
+	}{
+		{10 * time.Minute, data.HeldRetry},
+		{300 * time.Millisecond, 300 * time.Millisecond},
+	} {
+		env.eng.HoldWrites("getting its own ops back", tc.limit)
+		_, err := env.eng.Write(ctx, w)
+		var held *data.HeldError
+		if !errors.As(err, &held) || !errors.Is(err, data.ErrHeld) {
+			t.Fatalf("held for %s: write gave %v, want a HeldError", tc.limit, err)
+		}
+		if held.RetryAfter != tc.want || held.Reason != "getting its own ops back" {
+			t.Errorf("held for %s: retry after %s (%q), want %s", tc.limit, held.RetryAfter, held.Reason, tc.want)
+		}
+		if _, err := env.eng.Get(citizen, keyA, false); !errors.Is(err, data.ErrNotFound) {
+			t.Fatalf("a held write was written: %v", err)
+		}
+	}
+	env.eng.ReleaseWrites()
+	mustWrite(t, env.eng, w)
+}
