@@ -110,3 +110,31 @@ func TestApplySyncsWhenIdle(t *testing.T) {
 		t.Fatalf("durable position 3, but the durable head is %d", h.Seq)
 	}
 }
+
+// TestDurableSnapshotSyncsApplied: with DeferSyncs, a durable snapshot
+// syncs what Apply wrote instead of waiting for a sync that nothing else
+// would start.
+func TestDurableSnapshotSyncsApplied(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(Options{Dir: "db", FS: vfs.NewMem(), DeferSyncs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Apply(ctx, func(tx *Txn) error { _, err := appendNext(tx, "d", "a", "k", `"v"`); return err }); err != nil {
+		t.Fatal(err)
+	}
+	wait, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	snap, err := s.DurableSnapshot(wait)
+	if err != nil {
+		t.Fatalf("durable snapshot over an applied write: %v", err)
+	}
+	defer snap.Close()
+	if s.Durable() != 1 {
+		t.Fatalf("durable position %d after the snapshot, want 1", s.Durable())
+	}
+	if _, err := snap.Op("d", "a", 1); err != nil {
+		t.Fatalf("the snapshot lacks the applied op: %v", err)
+	}
+}

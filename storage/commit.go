@@ -291,6 +291,9 @@ func (g *building) waits() bool {
 func (g *building) commit(synced bool) {
 	s, b := g.s, g.b
 	if !g.apply(synced) {
+		if s.failed.Load() != nil {
+			s.unsynced = nil // never synced now: the committer must not try again
+		}
 		b.Close()
 		for _, r := range g.reqs {
 			close(r.done)
