@@ -66,7 +66,17 @@ func TestAdminCommands(t *testing.T) {
 	cli("dataset", "transfer", "population.identity", "--to", "s1")
 	code(3, "dataset", "transfer", "population.identity", "--to", "nobody")
 
-	if out := cli("member", "list"); !strings.Contains(out, "m1") || !strings.Contains(out, "s1") {
+	// members returns the NAME column of member list (a substring test
+	// would find "m1" in a peer ID).
+	members := func() (names []string, out string) {
+		t.Helper()
+		out = cli("member", "list")
+		for _, l := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+			names = append(names, strings.Fields(l)[0])
+		}
+		return names, out
+	}
+	if names, out := members(); !slices.Contains(names, "m1") || !slices.Contains(names, "s1") {
 		t.Errorf("member list: %q, want s1 and m1", out)
 	}
 	if out := cli("meta", "status"); !strings.Contains(out, "leader: s1") {
@@ -106,14 +116,14 @@ func TestAdminCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	cli("member", "add", "--name", "m2", "--role", "member", "--peer-id", m2.PeerID)
-	if out := cli("member", "list"); !strings.Contains(out, "m2") {
+	if names, out := members(); !slices.Contains(names, "m2") {
 		t.Errorf("member list after member add m2: %q", out)
 	}
 	cli("member", "remove", "m2")
 
 	cli("member", "remove", "m1")
 	c.waitFor(10*time.Second, "m1 to leave the member list", func() (bool, string) {
-		out := cli("member", "list")
-		return !strings.Contains(out, "m1"), out
+		names, out := members()
+		return !slices.Contains(names, "m1"), out
 	})
 }
