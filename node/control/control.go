@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -147,8 +148,8 @@ func New(cfg Config) (*Control, error) {
 		case !errors.Is(err, storage.ErrNotFound):
 			return nil, fmt.Errorf("control: %w", err)
 		}
-		c.fsm.save = func(applied uint64, v *meta.View) error {
-			b, err := encodePersisted(applied, v)
+		c.fsm.save = func(applied uint64, v *meta.View, recent []string) error {
+			b, err := encodePersisted(applied, v, recent)
 			if err != nil {
 				return err
 			}
@@ -261,6 +262,9 @@ func (c *Control) Propose(ctx context.Context, cmd meta.Command) (*meta.View, er
 		cmd.At = time.Now().UTC()
 	}
 	cmd.By = c.cfg.Self.PeerID
+	if cmd.ID == "" {
+		cmd.ID = rand.Text() // the same for every retry below
+	}
 	data, err := json.Marshal(cmd)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -24,7 +25,7 @@ type fsm struct {
 	// save persists the view with the index of the last applied entry, so
 	// that a restarted node serves its last metadata at once, even when it
 	// cannot reach a leader to learn the commit index. May be nil.
-	save func(applied uint64, v *meta.View) error
+	save func(applied uint64, v *meta.View, recent []string) error
 	view atomic.Pointer[meta.View]
 	// applied is the Raft index of the last entry applied, commands that
 	// failed their checks included.
@@ -32,10 +33,43 @@ type fsm struct {
 
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every applied entry
+
+	// recent are the IDs of the last maxRecent commands applied, oldest
+	// first, and seen the same as a set: a retried proposal whose first
+	// attempt reached the log too is applied once. Saved and snapshotted
+	// with the view, so every replica skips the same copies. Raft's FSM
+	// goroutine alone uses them.
+	recent []string
+	seen   map[string]bool
+}
+
+// maxRecent bounds the proposal IDs remembered: a retry comes within a
+// proposal timeout, a few entries later.
+const maxRecent = 1024
+
+// remember records the ID of an applied command.
+func (f *fsm) remember(ids ...string) {
+	for _, id := range ids {
+		if id == "" || f.seen[id] {
+			continue
+		}
+		f.recent = append(f.recent, id)
+		f.seen[id] = true
+		if len(f.recent) > maxRecent {
+			delete(f.seen, f.recent[0])
+			f.recent = f.recent[1:]
+		}
+	}
+}
+
+// setRecent replaces the remembered IDs by those of saved state.
+func (f *fsm) setRecent(ids []string) {
+	f.recent, f.seen = nil, map[string]bool{}
+	f.remember(ids...)
 }
 
 func newFSM(logger *slog.Logger, refused *prometheus.CounterVec) *fsm {
-	f := &fsm{logger: logger, refused: refused, changed: make(chan struct{})}
+	f := &fsm{logger: logger, refused: refused, changed: make(chan struct{}), seen: map[string]bool{}}
 	f.view.Store(meta.EmptyView())
 	return f
 }
@@ -44,14 +78,15 @@ func newFSM(logger *slog.Logger, refused *prometheus.CounterVec) *fsm {
 type persisted struct {
 	Applied uint64          `json:"applied"`
 	View    json.RawMessage `json:"view"`
+	Recent  []string        `json:"recent,omitempty"` // fsm.recent
 }
 
-func encodePersisted(applied uint64, v *meta.View) ([]byte, error) {
+func encodePersisted(applied uint64, v *meta.View, recent []string) ([]byte, error) {
 	b, err := v.MarshalJSON()
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(persisted{Applied: applied, View: b})
+	return json.Marshal(persisted{Applied: applied, View: b, Recent: recent})
 }
 
 // load starts the FSM from saved state: entries up to its index are not
@@ -67,6 +102,7 @@ func (f *fsm) load(b []byte) error {
 	}
 	f.view.Store(v)
 	f.applied.Store(p.Applied)
+	f.setRecent(p.Recent)
 	return nil
 }
 
@@ -102,6 +138,9 @@ func (f *fsm) Apply(l *raft.Log) any {
 		f.logger.Error("undecodable metadata command", "index", l.Index, "err", err)
 		return fmt.Errorf("%w: undecodable command at index %d", meta.ErrInvalid, l.Index)
 	}
+	if c.ID != "" && f.seen[c.ID] {
+		return nil // a retried proposal whose first attempt is applied
+	}
 	next, err := f.view.Load().ApplyAuthorized(l.Index, c)
 	if errors.Is(err, meta.ErrForbidden) {
 		countRefused(f.refused, c.Op)
@@ -111,8 +150,9 @@ func (f *fsm) Apply(l *raft.Log) any {
 		return err
 	}
 	f.view.Store(next)
+	f.remember(c.ID)
 	if f.save != nil {
-		if err := f.save(l.Index, next); err != nil {
+		if err := f.save(l.Index, next, f.recent); err != nil {
 			// The log still has the entry: a restart replays it.
 			f.logger.Error("save metadata", "index", l.Index, "err", err)
 		}
@@ -123,7 +163,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 // Snapshot captures the current view and the index it was applied at;
 // Persist writes them as JSON.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
-	return &snapshot{applied: f.applied.Load(), view: f.view.Load()}, nil
+	return &snapshot{applied: f.applied.Load(), view: f.view.Load(), recent: slices.Clone(f.recent)}, nil
 }
 
 // Restore replaces the view by a snapshot's, unless the saved view this
@@ -147,8 +187,9 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return err
 	}
 	f.view.Store(v)
+	f.setRecent(p.Recent)
 	if f.save != nil {
-		if err := f.save(p.Applied, v); err != nil {
+		if err := f.save(p.Applied, v, f.recent); err != nil {
 			f.logger.Error("save metadata", "err", err)
 		}
 	}
@@ -159,10 +200,11 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 type snapshot struct {
 	applied uint64
 	view    *meta.View
+	recent  []string
 }
 
 func (s *snapshot) Persist(sink raft.SnapshotSink) error {
-	b, err := encodePersisted(s.applied, s.view)
+	b, err := encodePersisted(s.applied, s.view, s.recent)
 	if err == nil {
 		_, err = sink.Write(b)
 	}

@@ -35,6 +35,11 @@ type Command struct {
 	By string `json:"by,omitempty"`
 	// At is when the command was proposed.
 	At time.Time `json:"at,omitzero"`
+	// ID names the proposal: set once and kept when the proposer retries
+	// it (the first attempt may have reached the log all the same), so the
+	// Raft state machine applies a command whose ID it applied already as a
+	// no-op.
+	ID string `json:"id,omitempty"`
 }
 
 // Command ops.
