@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"maps"
-	"slices"
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -131,7 +130,7 @@ func (s *Store) commitLoop() {
 				continue
 			default:
 			}
-			if !g.waits() {
+			if g.waiting == 0 {
 				if !s.deferSyncs {
 					select {
 					case <-s.idle:
@@ -164,6 +163,7 @@ type building struct {
 	s       *Store
 	b       *pebble.Batch
 	reqs    []*request
+	waiting int             // requests that wait for the sync (Update, Sync), not Apply
 	dirty   map[string]Head // heads moved by the group, written once each
 	drops   []string
 	written map[string]*pending
@@ -263,6 +263,9 @@ func (g *building) deleteRange(from, to []byte) {
 // add runs r's function into the group's batch.
 func (g *building) add(r *request) {
 	g.reqs = append(g.reqs, r)
+	if !r.applied {
+		g.waiting++
+	}
 	if errp := g.s.failed.Load(); errp != nil {
 		r.err = *errp
 		return
@@ -275,11 +278,6 @@ func (g *building) add(r *request) {
 		tx.flush(g.dirty)
 		g.drops = append(g.drops, tx.dropped...)
 	}
-}
-
-// waits reports whether a request of the group waits for its sync.
-func (g *building) waits() bool {
-	return slices.ContainsFunc(g.reqs, func(r *request) bool { return !r.applied })
 }
 
 // commit applies the group's batch. With synced, the group (with the groups
