@@ -257,7 +257,7 @@ func benchWriteRecords(ctx context.Context, dir string, writers int, recs []benc
 		return 0, err
 	}
 	return runWriters(writers, len(recs), func(i int) error {
-		_, err := eng.Write(ctx, data.Write{Dataset: benchDataset, Key: recs[i].key, Mode: data.Put, Fields: recs[i].fields})
+		_, err := eng.Write(ctx, data.Write{Dataset: benchDataset, Key: recs[i].key, Mode: data.Put, Fields: recs[i].fields, WantCreated: true})
 		return err
 	})
 }

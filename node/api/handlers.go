@@ -51,7 +51,7 @@ func decodeBody(r *http.Request, v any, strict bool) error {
 
 func (s *server) write(mode data.Mode) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		wr := data.Write{Dataset: r.PathValue("dataset"), Key: r.PathValue("key"), Mode: mode, WantETag: true}
+		wr := data.Write{Dataset: r.PathValue("dataset"), Key: r.PathValue("key"), Mode: mode, WantETag: true, WantCreated: true}
 		var err error
 		if wr.IfMatch, err = parseETags("If-Match", r.Header.Values("If-Match"), false); err != nil {
 			s.fail(w, r, err)

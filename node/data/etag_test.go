@@ -128,7 +128,9 @@ func TestConditionalWrites(t *testing.T) {
 		t.Fatalf("write on the current ETag answered %q (before %q, Get %q)", third, second, mustGet(t, e, citizen, keyA).ETag)
 	}
 	mustWrite(t, e, tagged(cond(patch(idDS, keyA, fields(`sex`, `"female"`)), []string{data.AnyTag}, nil)))
-	res := mustWrite(t, e, tagged(cond(put(idDS, keyB, identity()), nil, []string{data.AnyTag})))
+	create := tagged(cond(put(idDS, keyB, identity()), nil, []string{data.AnyTag}))
+	create.WantCreated = true
+	res := mustWrite(t, e, create)
 	if !res.Created || res.ETag == "" {
 		t.Fatalf("create-only put: %+v", res)
 	}
