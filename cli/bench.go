@@ -3,8 +3,10 @@ package cli
 import (
 	"context"
 	"flag"
+	"fmt"
 	stdio "io"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -55,6 +57,24 @@ func printResult(std *IO, r printer, asJSON bool) error {
 	return r.Print(std.Out)
 }
 
+// startCPUProfile profiles the process's CPU into file until stop.
+func startCPUProfile(file string) (stop func(*IO), err error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile: %w", err)
+	}
+	return func(std *IO) {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			fmt.Fprintf(std.Err, "--cpuprofile: %v\n", err)
+		}
+	}, nil
+}
+
 // atLeastOne checks --count and --runs.
 func atLeastOne(count, runs int) error {
 	if count < 1 {
@@ -97,19 +117,27 @@ func runBenchWrite(ctx context.Context, std *IO, args []string) error {
 
 func runBenchReplicate(ctx context.Context, std *IO, args []string) error {
 	var (
-		countFlag, rateFlag string
-		runs                int
-		duration            time.Duration
-		asJSON              bool
+		countFlag, rateFlag, profile string
+		runs                         int
+		duration                     time.Duration
+		asJSON                       bool
 	)
-	fs := newFlags(std, "bench replicate", "[--count N,...] [--rate OPS/S,... [--duration D]] [--runs N] [--json]")
+	fs := newFlags(std, "bench replicate", "[--count N,...] [--rate OPS/S,... [--duration D]] [--runs N] [--cpuprofile FILE] [--json]")
 	fs.StringVar(&countFlag, "count", "50000", "ops written at the writer per run; several, comma-separated (50000,1000000), measure each in the same run and the curve between the smallest and the largest; with --rate, the ops per run instead of --duration")
 	fs.StringVar(&rateFlag, "rate", "", "comma-separated fixed offered loads in ops/s (1000,10000): write paced by time, every 1 ms the ops due, and report the lag per op and the rate achieved, instead of writing at full blast")
 	fs.DurationVar(&duration, "duration", 10*time.Second, "with --rate: how long each run offers its load")
 	fs.IntVar(&runs, "runs", 3, "runs per figure; the table shows the median, min and max")
 	fs.BoolVar(&asJSON, "json", false, "print the raw figures as JSON")
+	fs.StringVar(&profile, "cpuprofile", "", "write a CPU profile of the whole run (both nodes, in this process, and the references) to FILE, for go tool pprof")
 	if _, err := parseFlags(fs, args, 0, 0); err != nil {
 		return err
+	}
+	if profile != "" {
+		stop, err := startCPUProfile(profile)
+		if err != nil {
+			return err
+		}
+		defer stop(std)
 	}
 	counts, err := positiveInts("--count", countFlag)
 	if err != nil {

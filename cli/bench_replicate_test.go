@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -10,11 +12,15 @@ import (
 )
 
 func TestBenchReplicate(t *testing.T) {
-	code, out, stderr := runImportCLI(t, nil, "bench", "replicate", "--count", "2000", "--runs", "1")
+	prof := filepath.Join(t.TempDir(), "cpu.pprof")
+	code, out, stderr := runImportCLI(t, nil, "bench", "replicate", "--count", "2000", "--runs", "1", "--cpuprofile", prof)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	t.Log(out)
+	if p, err := os.ReadFile(prof); err != nil || len(p) < 2 || p[0] != 0x1f || p[1] != 0x8b {
+		t.Errorf("--cpuprofile: want a gzipped profile in %s, got %d bytes (%v)", prof, len(p), err)
+	}
 	for _, want := range []string{"lienthong", "raw libp2p", "ratio", "B per encoded op"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in %q", want, out)
