@@ -28,28 +28,53 @@ var stateMerger = &pebble.Merger{
 	},
 }
 
+// stateValueMerger joins operands. Most keys a flush or a compaction
+// meets have one operand (a bulk load writes each entity once), and the
+// join of one operand is that operand: it is kept as bytes and decoded only
+// when a second one comes. A damaged lone operand is then not seen here but
+// where the state is read, which decodes it and reports the damage
+// (ErrCorrupt) as it would a damaged value.
 type stateValueMerger struct {
 	key []byte
-	st  *crdt.State
+	raw []byte      // the only operand so far (a copy), or nil
+	st  *crdt.State // the join of the operands, once there are two
 }
 
 func (m *stateValueMerger) add(value []byte) error {
-	o, err := crdt.DecodeState(value)
-	if err != nil {
-		return fmt.Errorf("%w: merge operand of %s: %v", ErrCorrupt, describe(m.key), err)
+	if m.raw == nil && m.st == nil {
+		m.raw = append(make([]byte, 0, len(value)), value...) // Pebble owns value
+		return nil
 	}
 	if m.st == nil {
-		m.st = o
-	} else {
-		m.st.Merge(o)
+		st, err := m.decode(m.raw)
+		if err != nil {
+			return err
+		}
+		m.st, m.raw = st, nil
 	}
+	o, err := m.decode(value)
+	if err != nil {
+		return err
+	}
+	m.st.Merge(o)
 	return nil
+}
+
+func (m *stateValueMerger) decode(b []byte) (*crdt.State, error) {
+	st, err := crdt.DecodeState(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: merge operand of %s: %v", ErrCorrupt, describe(m.key), err)
+	}
+	return st, nil
 }
 
 func (m *stateValueMerger) MergeNewer(value []byte) error { return m.add(value) }
 func (m *stateValueMerger) MergeOlder(value []byte) error { return m.add(value) }
 
 func (m *stateValueMerger) Finish(bool) ([]byte, io.Closer, error) {
+	if m.st == nil {
+		return m.raw, nil, nil
+	}
 	return crdt.AppendState(nil, m.st), nil, nil
 }
 

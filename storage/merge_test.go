@@ -3,6 +3,7 @@ package storage
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"testing"
@@ -156,4 +157,50 @@ func readMergeWrite(tx *Txn, op *crdt.Op) ([32]byte, error) {
 	}
 	st.Apply(op)
 	return tx.Append(op, st)
+}
+
+// TestDamagedMergeOperand: a damaged state operand is an ErrCorrupt where
+// the state is read, never a panic or a silently wrong state: alone (the
+// merger passes a lone operand through undecoded, also through a flush and
+// a compaction) and joined with a sound one.
+func TestDamagedMergeOperand(t *testing.T) {
+	s := openMem(t, vfs.NewMem())
+	defer s.Close()
+	ctx := context.Background()
+	op := &crdt.Op{Dataset: "d", Origin: "o", Seq: 1, Epoch: 1, Time: crdt.Timestamp{WallMillis: 1}, Type: "t", Key: "joined",
+		Fields: []crdt.FieldOp{{Name: "f", Kind: crdt.Register, Value: []byte(`"v"`)}}}
+	if err := s.Update(ctx, func(tx *Txn) error { _, err := tx.AppendMerge(op); return err }); err != nil {
+		t.Fatal(err)
+	}
+	damaged := []byte{0x7f, 1, 2, 3}
+	for _, key := range []string{"joined", "alone"} {
+		if err := s.db.Merge(entityKey("t", key, "d"), damaged, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(when string, keys ...string) {
+		t.Helper()
+		for _, key := range keys {
+			if ents, err := s.Entity("t", key); !errors.Is(err, ErrCorrupt) {
+				t.Errorf("%s: Entity(%s) = %+v, %v; want ErrCorrupt", when, key, ents, err)
+			}
+			err := s.Update(ctx, func(tx *Txn) error { _, err := tx.State("t", key, "d"); return err })
+			if !errors.Is(err, ErrCorrupt) {
+				t.Errorf("%s: Txn.State(%s) = %v; want ErrCorrupt", when, key, err)
+			}
+		}
+	}
+	check("in the memtable", "joined", "alone")
+	// A flush would join the damaged operand with the sound one and fail;
+	// the lone one goes through.
+	if err := s.db.Delete(entityKey("t", "joined", "d"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Compact(ctx, []byte{0}, []byte{0xff}, true); err != nil {
+		t.Fatal(err)
+	}
+	check("flushed and compacted", "alone")
 }
