@@ -502,7 +502,11 @@ func (e *Engine) apply(tx *storage.Txn, in *intent) (Result, error) {
 		return Result{}, err
 	}
 	created := in.w.WantCreated && in.w.Mode == Put && !st.Exists()
-	st.Apply(op) // blind: st is now the op's delta
+	if in.blind {
+		st = op.Delta() // the state it leaves, but an earlier delete's tag
+	} else {
+		st.Apply(op)
+	}
 	if err := e.checkLimits(in.typ, op, st); err != nil {
 		return Result{}, err
 	}
