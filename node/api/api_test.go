@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -353,9 +354,16 @@ func TestChangesFollow(t *testing.T) {
 
 func TestMetaSnapshotRestore(t *testing.T) {
 	tn := newTestNode(t)
+	key := bytes.Repeat([]byte{7}, 32)
+	if _, err := tn.n.Meta().Propose(context.Background(), meta.Command{Op: meta.OpGossipKeys, Keys: [][]byte{key}}); err != nil {
+		t.Fatal(err)
+	}
 	code, backup := tn.do("GET", "/v1/meta/snapshot", "")
 	if code != 200 || !bytes.Contains(backup, []byte(`"population.identity"`)) {
 		t.Fatalf("save: %d %s", code, backup)
+	}
+	if bytes.Contains(backup, []byte("gossip_keys")) || bytes.Contains(backup, []byte(base64.StdEncoding.EncodeToString(key))) {
+		t.Fatalf("the backup serves the gossip key: %s", backup)
 	}
 	if code, b := tn.do("POST", "/v1/datasets/land.79/transfer", `{"to":"mps"}`); code != 200 {
 		t.Fatalf("transfer: %d %s", code, b)
@@ -373,6 +381,9 @@ func TestMetaSnapshotRestore(t *testing.T) {
 	v := tn.n.Meta().View()
 	if d := v.Dataset("land.79"); d.Owner != "moh" || d.OwnerEpoch != 1 || v.Index <= before {
 		t.Fatalf("after restore: %+v at index %d (was %d)", d, v.Index, before)
+	}
+	if len(v.Settings.GossipKeys) != 1 || !bytes.Equal(v.Settings.GossipKeys[0], key) {
+		t.Fatalf("after restore: gossip keys %x, want the federation's %x kept", v.Settings.GossipKeys, key)
 	}
 	// Grant, revoke and transfer errors name what is wrong.
 	for _, tt := range []struct{ path, body, code, msg string }{

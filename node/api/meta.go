@@ -87,7 +87,7 @@ func (s *server) metaStatus(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) saveSnapshot(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.cfg.Meta.View())
+	writeJSON(w, http.StatusOK, s.cfg.Meta.View().WithoutSecrets())
 }
 
 func (s *server) restoreSnapshot(w http.ResponseWriter, r *http.Request) {

@@ -120,7 +120,11 @@ func (v *View) Apply(index uint64, c Command) (*View, error) {
 		n = v.clone()
 		n.members[mc.Name] = &mc
 	case OpRestore:
-		n, err = DecodeView(c.View)
+		// A backup is saved without the gossip keys (View.WithoutSecrets):
+		// the federation keeps its own. One that holds keys sets them.
+		if n, err = DecodeView(c.View); err == nil && len(n.Settings.GossipKeys) == 0 {
+			n.Settings.GossipKeys = slices.Clone(v.Settings.GossipKeys)
+		}
 	default:
 		return nil, fmt.Errorf("%w: unknown command %q", ErrInvalid, c.Op)
 	}

@@ -114,6 +114,15 @@ func sortedValues[V any](m map[string]V) []V {
 	return out
 }
 
+// WithoutSecrets returns v without its secrets (the gossip keys), as the
+// metadata backup serves it: a backup is a file an operator copies about,
+// and a restore of it keeps the federation's keys (Command OpRestore).
+func (v *View) WithoutSecrets() *View {
+	c := *v
+	c.Settings.GossipKeys = nil
+	return &c
+}
+
 func (v *View) clone() *View {
 	return &View{Index: v.Index + 1, Settings: Settings{GossipKeys: slices.Clone(v.Settings.GossipKeys)},
 		members: maps.Clone(v.members), types: maps.Clone(v.types), datasets: maps.Clone(v.datasets)}
