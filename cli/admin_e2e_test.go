@@ -102,8 +102,35 @@ func TestAdminCommands(t *testing.T) {
 	}
 	code(2, "meta", "snapshot", "restore")
 
-	for _, step := range []string{"add", "use", "prune"} {
-		cli("meta", "gossip-key", step)
+	// The rotation, as meta status names the keys (never shows them):
+	// add a second key, send with it, drop the first.
+	keyIDs := func() []string {
+		t.Helper()
+		var st struct {
+			IDs []string `json:"gossip_key_ids"`
+		}
+		if err := json.Unmarshal([]byte(cli("meta", "status", "--json")), &st); err != nil {
+			t.Fatalf("meta status --json: %v", err)
+		}
+		return st.IDs
+	}
+	first := keyIDs()
+	if len(first) != 1 || !strings.Contains(cli("meta", "status"), "gossip keys: "+first[0]+" (sending), 1 in all") {
+		t.Fatalf("before the rotation: gossip key IDs %q, want one, and meta status naming it", first)
+	}
+	for _, step := range []struct {
+		action string
+		want   func(ids []string) bool
+	}{
+		{"add", func(ids []string) bool { return len(ids) == 2 && ids[0] == first[0] && ids[1] != first[0] }},
+		{"use", func(ids []string) bool { return len(ids) == 2 && ids[0] != first[0] && ids[1] == first[0] }},
+		{"prune", func(ids []string) bool { return len(ids) == 1 && ids[0] != first[0] }},
+	} {
+		cli("meta", "gossip-key", step.action)
+		c.waitFor(10*time.Second, "gossip-key "+step.action+" to apply", func() (bool, string) {
+			ids := keyIDs()
+			return step.want(ids), strings.Join(ids, ",")
+		})
 	}
 	code(2, "meta", "gossip-key", "rotate")
 

@@ -177,6 +177,9 @@ func runMetaStatus(ctx context.Context, io *IO, args []string) error {
 	if !cs.LastContact.IsZero() {
 		fmt.Fprintf(io.Out, "last contact with the leader: %s ago\n", time.Since(cs.LastContact).Round(time.Millisecond))
 	}
+	if len(st.GossipKeyIDs) > 0 {
+		fmt.Fprintf(io.Out, "gossip keys: %s (sending), %d in all\n", st.GossipKeyIDs[0], len(st.GossipKeyIDs))
+	}
 	tw := tabwriter.NewWriter(io.Out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "MEMBER\tROLE\tSTATE\tMETA INDEX")
 	for _, m := range st.Members {

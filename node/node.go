@@ -355,12 +355,16 @@ type MetaStatus struct {
 	Federated bool            `json:"federated"`
 	Control   *control.Status `json:"control,omitempty"`
 	Members   []MemberStatus  `json:"members,omitempty"`
+	// GossipKeyIDs names the federation's gossip keys, the sending one
+	// first (meta.Settings.KeyIDs); the keys themselves are served nowhere.
+	GossipKeyIDs []string `json:"gossip_key_ids,omitempty"`
 }
 
 // MetaStatus reports the control plane.
 func (n *Node) MetaStatus() MetaStatus {
 	s := n.Status()
-	return MetaStatus{MetaIndex: s.MetaIndex, Federated: n.fed != nil, Control: s.Control, Members: s.Members}
+	return MetaStatus{MetaIndex: s.MetaIndex, Federated: n.fed != nil, Control: s.Control, Members: s.Members,
+		GossipKeyIDs: n.meta.View().Settings.KeyIDs()}
 }
 
 // Status reports the node's state.

@@ -2,7 +2,10 @@ package meta
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,6 +60,9 @@ func TestBackupHoldsNoSecrets(t *testing.T) {
 	}
 	if len(v.Settings.GossipKeys) != 1 {
 		t.Fatal("WithoutSecrets took the keys from the view")
+	}
+	if h := sha256.Sum256(k1); !slices.Equal(v.Settings.KeyIDs(), []string{hex.EncodeToString(h[:8])}) {
+		t.Errorf("KeyIDs %q, want the first 8 bytes of the key's SHA-256", v.Settings.KeyIDs())
 	}
 	rotated, err := v.Apply(3, Command{Op: OpGossipKeys, Keys: [][]byte{k2}})
 	if err != nil {

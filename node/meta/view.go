@@ -1,6 +1,8 @@
 package meta
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -40,6 +42,18 @@ type Settings struct {
 	// GossipKeys are the memberlist encryption keys; the first is the one
 	// used to send. Rotation installs [new, old], then [new].
 	GossipKeys [][]byte `json:"gossip_keys,omitempty"`
+}
+
+// KeyIDs names the gossip keys without revealing them, in their order (the
+// sending key first): the first 8 bytes of each key's SHA-256, in hex. An
+// operator compares them across members during a rotation.
+func (s Settings) KeyIDs() []string {
+	ids := make([]string, len(s.GossipKeys))
+	for i, k := range s.GossipKeys {
+		h := sha256.Sum256(k)
+		ids[i] = hex.EncodeToString(h[:8])
+	}
+	return ids
 }
 
 // Type is an entity type with its compiled validator.
