@@ -233,6 +233,7 @@ func (n *Node) Serve(ctx context.Context, l net.Listener) error {
 		return err
 	}
 	defer os.Remove(filepath.Join(n.cfg.Dir, AddressesFile))
+	serve := func() error { return srv.Serve(n.conns.Listener(l)) }
 	if n.cfg.TLS() {
 		cert, key := n.cfg.TLSFiles()
 		r, err := newCertReloader(cert, key, n.logger)
@@ -241,12 +242,13 @@ func (n *Node) Serve(ctx context.Context, l net.Listener) error {
 			return err
 		}
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: r.get}
-		go func() { errc <- srv.ServeTLS(n.conns.Listener(l), "", "") }()
-	} else {
-		go func() { errc <- srv.Serve(n.conns.Listener(l)) }()
+		serve = func() error { return srv.ServeTLS(n.conns.Listener(l), "", "") }
 	}
+	// Logged before the API answers: whoever got an answer finds the line
+	// written (a launcher that kills the node at once read a log without it).
 	n.logger.Info("api listening", "addr", api, "url", addrs.APIURL, "name", n.cfg.Name, "peer_id", n.peerID,
 		"p2p", strings.Join(addrs.P2P, ","), "gossip", addrs.Gossip, "addresses_file", filepath.Join(n.cfg.Dir, AddressesFile))
+	go func() { errc <- serve() }()
 	select {
 	case err := <-errc:
 		return err
