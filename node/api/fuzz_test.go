@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/lienthong/lienthong/node/api"
 )
 
 // FuzzWrite: any body of a put, patch or batch answers a 2xx or a 4xx with
@@ -60,4 +62,17 @@ func send(t *testing.T, tn *testNode, method, path, body string) (int, []byte) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, b
+}
+
+// FuzzParseRole: a role parses only from its own name, and names itself.
+func FuzzParseRole(f *testing.F) {
+	for _, s := range []string{"metrics", "read", "write", "admin", "none", "", "Admin"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := api.ParseRole(s)
+		if (err == nil) != (r.String() == s && r != api.RoleNone) {
+			t.Fatalf("ParseRole(%q) = %v, %v", s, r, err)
+		}
+	})
 }

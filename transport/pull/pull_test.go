@@ -82,3 +82,24 @@ func FuzzDecodeResponse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeHead: any bytes decode to a head or an error, never a panic;
+// a head that decodes with nothing left over re-encodes to bytes that
+// decode to the same head (not always the same bytes: a uvarint may have
+// been written long).
+func FuzzDecodeHead(f *testing.F) {
+	f.Add(AppendHead(nil, SignedHead{Dataset: "d", Origin: "o", Seq: 7, Sig: []byte{1, 2}}))
+	f.Add([]byte{0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d := &transport.Decoder{B: b}
+		h := DecodeHead(d)
+		if d.Finish() != nil {
+			return
+		}
+		again := &transport.Decoder{B: AppendHead(nil, h)}
+		if h2 := DecodeHead(again); again.Finish() != nil || h2.Dataset != h.Dataset || h2.Origin != h.Origin ||
+			h2.Seq != h.Seq || h2.Hash != h.Hash || !bytes.Equal(h2.Sig, h.Sig) {
+			t.Fatalf("%x decodes to %+v, which re-encodes to a different head %+v (%v)", b, h, h2, again.Err)
+		}
+	})
+}
