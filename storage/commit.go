@@ -624,7 +624,15 @@ func (tx *Txn) Append(op *crdt.Op, st *crdt.State) ([32]byte, error) {
 // the op's delta is merged into the state (stateMerger) without reading it.
 // The replication receive path applies ops this way.
 func (tx *Txn) AppendMerge(op *crdt.Op) ([32]byte, error) {
-	return tx.appendOp(op, op.Delta(), true)
+	return tx.AppendDelta(op, op.Delta())
+}
+
+// AppendDelta is AppendMerge for a caller that has op's delta already (an
+// owner's blind put, which checked its limits on it).
+//
+// REQUIRES: delta is op.Delta(), unmodified.
+func (tx *Txn) AppendDelta(op *crdt.Op, delta *crdt.State) ([32]byte, error) {
+	return tx.appendOp(op, delta, true)
 }
 
 func (tx *Txn) appendOp(op *crdt.Op, st *crdt.State, merge bool) ([32]byte, error) {

@@ -511,7 +511,7 @@ func (e *Engine) apply(tx *storage.Txn, in *intent) (Result, error) {
 		return Result{}, err
 	}
 	if in.blind {
-		_, err = tx.AppendMerge(op)
+		_, err = tx.AppendDelta(op, st)
 	} else {
 		_, err = tx.Append(op, st)
 	}
